@@ -1,0 +1,41 @@
+# riskclass — two commands on a fresh machine: `make run` then `make test`.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: install run test test-slow lint format bench docs clean
+
+$(STAMP): pyproject.toml requirements.lock
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade "pip>=24"
+	$(BIN)/python -m pip install --quiet -r requirements.lock
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	$(BIN)/python -m ipykernel install --sys-prefix --name riskclass --display-name "riskclass (Python 3.11)" >/dev/null
+	touch $(STAMP)
+
+install: $(STAMP)  ## create .venv, install the locked environment and the Jupyter kernel
+
+run: install  ## generate the default synthetic city and run the pipeline (dvc repro)
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/dvc repro
+
+test: install  ## the main (fast) test suite
+	$(BIN)/python -m pytest -m "not slow" -n 2 -q
+
+test-slow: install  ## heavier checks (larger synthetic cities)
+	$(BIN)/python -m pytest -m slow -q
+
+lint: install
+	$(BIN)/ruff check .
+
+format: install
+	$(BIN)/ruff check --fix . && $(BIN)/ruff format .
+
+bench: install  ## synth + ingest benchmarks (see docs/benchmarks.md); ENTITIES=1000000 for the large run
+	$(BIN)/python benchmarks/bench_synth_ingest.py --entities $${ENTITIES:-50000}
+
+docs: install  ## regenerate generated documentation
+	$(BIN)/riskclass contract-doc
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,109 @@
+"""Command line: ``riskclass --help``."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table as RichTable
+
+from riskclass.params import load_params
+
+app = typer.Typer(
+    help="riskclass — enterprise credit-risk classification (企业信用风险分类) for a market-regulation bureau.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+console = Console(stderr=True)
+
+
+@app.command()
+def synth(
+    out: Path = typer.Option(..., help="output directory (raw/ and truth/ are written inside)"),
+    entities: int = typer.Option(None, help="number of market entities [params.yaml synth.entities]"),
+    months: int = typer.Option(None, help="months of history [params.yaml synth.months]"),
+    seed: int = typer.Option(None, help="random seed [params.yaml synth.seed]"),
+    params: Path = typer.Option(Path("params.yaml"), help="parameters file"),
+) -> None:
+    """Generate the synthetic city (合成城市): raw snapshot plus separate ground truth."""
+    from riskclass.synth import generate
+
+    p = load_params(params)
+    sp = p["synth"]
+    summary = generate(
+        out,
+        entities=entities or sp["entities"],
+        months=months or sp["months"],
+        seed=sp["seed"] if seed is None else seed,
+        synth_params=sp,
+        city=p["city"],
+        show_progress=sys.stderr.isatty(),
+    )
+    table = RichTable(title=f"synthetic city → {out} (snapshot {summary['snapshot_date']})")
+    for col in ("table", "rows", "corrupted", "encoding"):
+        table.add_column(col)
+    for name, t in summary["tables"].items():
+        table.add_row(name, str(t["rows"]), str(t["corrupted"]), t["encoding"])
+    console.print(table)
+
+
+@app.command()
+def ingest(
+    raw: Path = typer.Option(..., help="raw snapshot directory (files in the data contract)"),
+    out: Path = typer.Option(..., help="output directory for validated tables, quarantine and report"),
+    snapshot_date: str = typer.Option(None, help="snapshot date YYYY-MM-DD (default: raw/snapshot.json)"),
+    report: Path = typer.Option(None, help="also write the JSON report here (a DVC metrics file)"),
+) -> None:
+    """Validate a raw snapshot: accepted tables, quarantine with reasons, reconciled counts."""
+    from riskclass.ingest import IngestError, RawFileError
+    from riskclass.ingest import ingest as run_ingest
+
+    try:
+        result = run_ingest(raw, out, snapshot_date, show_progress=sys.stderr.isatty())
+    except (RawFileError, IngestError) as exc:
+        console.print(f"[bold red]ingest failed:[/] {exc}")
+        raise typer.Exit(code=2) from None
+    if report:
+        from riskclass.io import write_json
+
+        report.parent.mkdir(parents=True, exist_ok=True)
+        write_json(
+            {
+                "snapshot_date": result["snapshot_date"],
+                "totals": result["totals"],
+                "tables": {
+                    k: {m: v[m] for m in ("read", "accepted", "quarantined")} for k, v in result["tables"].items()
+                },
+            },
+            report,
+        )
+    table = RichTable(title=f"ingest {raw} → {out} (snapshot {result['snapshot_date']})")
+    for col in ("table", "read", "accepted", "quarantined", "main rules"):
+        table.add_column(col)
+    for name, t in result["tables"].items():
+        rules = ", ".join(f"{k} {v}" for k, v in sorted(t["violations_by_rule"].items(), key=lambda kv: -kv[1])[:3])
+        table.add_row(name, str(t["read"]), str(t["accepted"]), str(t["quarantined"]), rules)
+    tot = result["totals"]
+    table.add_row(
+        "total",
+        str(tot["read"]),
+        str(tot["accepted"]),
+        str(tot["quarantined"]),
+        "reconciled" if tot["reconciled"] else "NOT RECONCILED",
+    )
+    console.print(table)
+
+
+@app.command("contract-doc")
+def contract_doc(out: Path = typer.Option(Path("docs/data-contract.md"), help="where to write the document")) -> None:
+    """Regenerate docs/data-contract.md from the contract declarations."""
+    from riskclass.contract_doc import render
+
+    out.write_text(render(), encoding="utf-8")
+    console.print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    app()

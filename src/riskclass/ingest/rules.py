@@ -1,0 +1,261 @@
+"""Validation rules of the data contract, vectorised over whole columns.
+
+Each rule yields (row positions, column, rule id, message). A row with any violation is
+quarantined whole; every violation of that row is reported. Rule ids are stable and documented in
+docs/data-contract.md.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from riskclass import codes, uscc
+from riskclass.contract import Column, Table
+
+RULES = {
+    "required": "a required value is empty",
+    "too_few_fields": "the line has fewer fields than the header",
+    "uscc_format": "not an 18-character USCC in canonical form (digits and GB 32100 letters, upper case)",
+    "uscc_check": "the USCC check character does not match (GB 32100-2015)",
+    "uscc_type_mismatch": "USCC positions 1–2 do not match the entity type "
+    "(91 enterprise, 92 individual, 93 cooperative)",
+    "org_form_mismatch": "the organisational form does not belong to the entity type",
+    "pseudonym_format": "a person key must be pseudonymous (P + 16 hex digits); names and ID numbers are refused",
+    "unknown_code": "the value is neither a code nor a label of its code list",
+    "unknown_industry": "not a GB/T 4754-2017 code (section letter + digits of a division in that section)",
+    "unknown_division": "not a GB/T 2260 division code known to the system",
+    "invalid_date": "not a calendar date",
+    "future_date": "the date lies after the snapshot date",
+    "end_before_start": "an end date lies before its start date",
+    "not_a_number": "not a number",
+    "not_an_integer": "not a whole number",
+    "not_a_boolean": "not a yes/no value (true/false, 1/0, 是/否, Y/N)",
+    "negative_amount": "an amount that must not be negative is negative",
+    "out_of_range": "the number lies outside its allowed range",
+    "conditionally_required": "a value required by another column's value is empty",
+    "unknown_entity": "the USCC names no accepted entity of the registry",
+    "duplicate_key": "the key repeats an earlier accepted row",
+}
+
+_PSEUDONYM = re.compile(r"^P[0-9A-F]{16}$")
+_BOOL = {
+    "true": True,
+    "false": False,
+    "1": True,
+    "0": False,
+    "是": True,
+    "否": False,
+    "y": True,
+    "n": False,
+    "yes": True,
+    "no": False,
+    "t": True,
+    "f": False,
+}
+
+
+@dataclass
+class Findings:
+    """Violations found in one table, as parallel lists (row position, column, rule, message)."""
+
+    rows: list[np.ndarray] = field(default_factory=list)
+    columns: list[str] = field(default_factory=list)
+    rules: list[str] = field(default_factory=list)
+    messages: list[str | np.ndarray] = field(default_factory=list)
+
+    def add(self, mask_or_rows: np.ndarray, column: str, rule: str, message: str | np.ndarray | None = None) -> None:
+        rows = np.flatnonzero(mask_or_rows) if mask_or_rows.dtype == bool else mask_or_rows
+        if len(rows):
+            self.rows.append(rows)
+            self.columns.append(column)
+            self.rules.append(rule)
+            self.messages.append(RULES[rule] if message is None else message)
+
+    def bad_mask(self, n: int) -> np.ndarray:
+        bad = np.zeros(n, dtype=bool)
+        for rows in self.rows:
+            bad[rows] = True
+        return bad
+
+    def frame(self, text: pd.DataFrame) -> pd.DataFrame:
+        parts = []
+        for rows, column, rule, message in zip(self.rows, self.columns, self.rules, self.messages, strict=True):
+            parts.append(
+                pd.DataFrame(
+                    {
+                        "position": rows,
+                        "column": column,
+                        "rule": rule,
+                        "value": text[column].to_numpy()[rows] if column in text else "",
+                        "message": message,
+                    }
+                )
+            )
+        if not parts:
+            return pd.DataFrame(columns=["position", "column", "rule", "value", "message"])
+        return pd.concat(parts, ignore_index=True)
+
+
+def parse_dates(text: pd.Series) -> pd.Series:
+    """2020-12-11, 2020/12/11, 2020年12月11日 (digits may be unpadded) or 20201211 → datetime64; else NaT."""
+    s = text.str.replace("年", "-", regex=False).str.replace("月", "-", regex=False)
+    s = s.str.replace("日", "", regex=False).str.replace("/", "-", regex=False).str.replace(".", "-", regex=False)
+    compact = s.str.fullmatch(r"\d{8}")
+    s = s.where(~compact, s.str[:4] + "-" + s.str[4:6] + "-" + s.str[6:8])
+    parts = s.str.extract(r"^(\d{4})-(\d{1,2})-(\d{1,2})$")
+    iso = parts[0] + "-" + parts[1].str.zfill(2) + "-" + parts[2].str.zfill(2)
+    return pd.to_datetime(iso, format="%Y-%m-%d", errors="coerce")
+
+
+def _code_lookup(list_name: str) -> dict[str, str]:
+    lookup = {}
+    for code, label in codes.labels(list_name).items():
+        lookup[code] = code
+        lookup[label] = code
+    return lookup
+
+
+def check_column(col: Column, text: pd.Series, snapshot: pd.Timestamp, found: Findings) -> pd.Series:
+    """Apply the column's rules; return the parsed (typed) values, NA where empty or invalid."""
+    empty = (text == "").to_numpy()
+    if col.required:
+        found.add(empty, col.name, "required")
+    present = ~empty
+    kind = col.kind
+    if kind == "uscc":
+        fmt_ok, chk_ok = uscc.check_results(text)
+        found.add(present & ~fmt_ok, col.name, "uscc_format")
+        found.add(present & fmt_ok & ~chk_ok, col.name, "uscc_check")
+        return text.where(present & chk_ok, None).astype(object)
+    if kind == "pseudonym":
+        ok = text.str.match(_PSEUDONYM).to_numpy(dtype=bool)
+        found.add(present & ~ok, col.name, "pseudonym_format")
+        return text.where(present, None).astype(object)
+    if kind == "code":
+        mapped = text.map(_code_lookup(col.codes))
+        found.add(
+            present & mapped.isna().to_numpy(),
+            col.name,
+            "unknown_code",
+            f"not in code list '{col.codes}' ({', '.join(list(codes.labels(col.codes))[:8])} …)",
+        )
+        return mapped.astype(object).where(mapped.notna(), None)
+    if kind == "industry":
+        ok = codes.valid_industry_codes(text)
+        found.add(present & ~ok, col.name, "unknown_industry")
+        return text.where(present, None).astype(object)
+    if kind == "division":
+        ok = text.isin(list(codes.code_lists()["divisions"])).to_numpy()
+        found.add(present & ~ok, col.name, "unknown_division")
+        return text.where(present, None).astype(object)
+    if kind == "date":
+        parsed = parse_dates(text)
+        bad = present & parsed.isna().to_numpy()
+        found.add(bad, col.name, "invalid_date")
+        if not col.future_ok:
+            found.add(
+                (parsed > snapshot).to_numpy(),
+                col.name,
+                "future_date",
+                f"the date lies after the snapshot date {snapshot.date()}",
+            )
+        return parsed.astype("datetime64[ms]")
+    if kind in ("float", "int"):
+        number = pd.to_numeric(text.str.replace(",", "", regex=False), errors="coerce")
+        found.add(present & number.isna().to_numpy(), col.name, "not_a_number")
+        if kind == "int":
+            found.add((number.notna() & (number != number.round())).to_numpy(), col.name, "not_an_integer")
+        low = (number < col.min) | ((number == col.min) & col.min_exclusive) if col.min is not None else False
+        high = number > col.max if col.max is not None else False
+        low = np.asarray(low, dtype=bool)
+        if col.min == 0.0 and not col.min_exclusive:
+            found.add(low, col.name, "negative_amount")
+        else:
+            found.add(low, col.name, "out_of_range", f"below the minimum {col.min}")
+        found.add(np.asarray(high, dtype=bool), col.name, "out_of_range", f"above the maximum {col.max}")
+        if kind == "int":
+            return number.where(number == number.round()).astype("Int64")
+        return number.astype("float64")
+    if kind == "bool":
+        mapped = text.str.lower().map(_BOOL)
+        found.add(present & mapped.isna().to_numpy(), col.name, "not_a_boolean")
+        return mapped.astype("boolean")
+    return text.where(present, None).astype(object)
+
+
+def check_table_rules(table: Table, typed: pd.DataFrame, text: pd.DataFrame, found: Findings) -> None:
+    """Rules across columns of one row."""
+    if table.name == "entities":
+        prefixes = {k: v["uscc_prefix"] for k, v in codes.code_lists()["entity_types"].items()}
+        expected = typed["entity_type"].map(prefixes)
+        mismatch = typed["uscc"].notna() & expected.notna() & (typed["uscc"].str[:2] != expected)
+        found.add(mismatch.to_numpy(dtype=bool), "uscc", "uscc_type_mismatch")
+        form_type = {k: v["entity_type"] for k, v in codes.code_lists()["org_forms"].items()}
+        bad_form = (
+            typed["org_form"].notna()
+            & typed["entity_type"].notna()
+            & (typed["org_form"].map(form_type) != typed["entity_type"])
+        )
+        found.add(bad_form.to_numpy(dtype=bool), "org_form", "org_form_mismatch")
+    for start, end in table.date_order:
+        before = (typed[end] < typed[start]).fillna(False).to_numpy(dtype=bool)
+        found.add(before, end, "end_before_start", f"{end} lies before {start}")
+    for column, condition, values in table.required_when:
+        cond = text[condition] != "" if values == ("*",) else typed[condition].isin(values)
+        missing = cond.to_numpy(dtype=bool) & (text[column] == "").to_numpy()
+        found.add(
+            missing,
+            column,
+            "conditionally_required",
+            f"{column} is required when {condition} is " + ("given" if values == ("*",) else "/".join(values)),
+        )
+
+
+def check_references(
+    typed: pd.DataFrame, accepted: set[str], quarantined_rows: dict[str, int], registry_file: str, found: Findings
+) -> None:
+    codes_ = typed["uscc"]
+    unknown = codes_.notna() & ~codes_.isin(accepted)
+    rows = np.flatnonzero(unknown.to_numpy(dtype=bool))
+    if not len(rows):
+        return
+    messages = np.array(
+        [
+            f"its registry row was quarantined ({registry_file} row {quarantined_rows[c]})"
+            if c in quarantined_rows
+            else RULES["unknown_entity"]
+            for c in codes_.to_numpy()[rows]
+        ],
+        dtype=object,
+    )
+    found.add(rows, "uscc", "unknown_entity", messages)
+
+
+def check_duplicates(
+    table: Table, text: pd.DataFrame, bad: np.ndarray, row_numbers: np.ndarray, found: Findings
+) -> None:
+    """Among rows that pass every other rule, the first occurrence of a key wins."""
+    candidates = np.flatnonzero(~bad)
+    keys = text.iloc[candidates][list(table.key)]
+    dup = keys.duplicated(keep="first").to_numpy()
+    if not dup.any():
+        return
+    first_pos = keys.reset_index(drop=True).groupby(list(table.key), sort=False).ngroup().to_numpy()
+    first_row = pd.Series(candidates).groupby(first_pos).transform("first").to_numpy()
+    rows = candidates[dup]
+    found.add(
+        rows,
+        table.key[0],
+        "duplicate_key",
+        np.array(
+            [
+                f"same key {tuple(text.iloc[r][list(table.key)])} as row {row_numbers[f]}"
+                for r, f in zip(rows, first_row[dup], strict=True)
+            ],
+            dtype=object,
+        ),
+    )
