@@ -7,6 +7,7 @@ with single values are left to the rules, which quarantine the row.
 from __future__ import annotations
 
 import codecs
+import csv
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -137,19 +138,32 @@ def read_csv(path: Path, table: Table, expected_rows: int | None = None) -> RawF
         raise RawFileError(path, f"malformed CSV: {exc}") from None
     except pd.errors.EmptyDataError:
         raise RawFileError(path, "empty file") from None
-    short = _check_truncation(path, raw, expected_rows)
+    short = _check_truncation(path, raw, expected_rows, encoding, header_line)
     result = _finish(path, raw.fillna(""), table, encoding, header_line)
     result.short_rows = short
     return result
 
 
-def _check_truncation(path: Path, raw: pd.DataFrame, expected_rows: int | None) -> pd.Series:
+def _short_records(path: Path, encoding: str, header_line: int, n_columns: int) -> pd.Series:
+    """True for each data record with fewer fields than the header (pandas pads those silently)."""
+    with open(path, encoding=encoding, newline="") as fh:
+        for _ in range(header_line):
+            fh.readline()
+        counts = [len(rec) for rec in csv.reader(fh) if rec]
+    return pd.Series(counts, dtype="int64") < n_columns
+
+
+def _check_truncation(
+    path: Path, raw: pd.DataFrame, expected_rows: int | None, encoding: str, header_line: int
+) -> pd.Series:
     """Fail on a truncated file; return the rows that have fewer fields than the header."""
     if expected_rows is not None and len(raw) != expected_rows:
         raise RawFileError(
             path, f"truncated or padded: snapshot.json declares {expected_rows} rows, the file has {len(raw)}"
         )
-    short = raw.isna().any(axis=1)
+    short = _short_records(path, encoding, header_line, len(raw.columns))
+    if len(short) != len(raw):  # cannot happen for well-formed CSV; refuse rather than mis-number rows
+        raise RawFileError(path, f"inconsistent record count ({len(short)} by field count, {len(raw)} parsed)")
     with open(path, "rb") as fh:
         fh.seek(0, 2)
         fh.seek(max(0, fh.tell() - 1))

@@ -208,7 +208,7 @@ class CitySimulation:
 
     def _remove_listings(self, mask: np.ndarray, dates: np.ndarray, reason: str) -> None:
         self.l_open[mask] = False
-        self.l_removal_date[mask] = np.maximum(dates, self.l_date[mask])
+        self.l_removal_date[mask] = self._clip(np.maximum(dates, self.l_date[mask]))
         self.l_removal_reason[mask] = reason
 
     def _escalate(self, before: np.datetime64) -> None:

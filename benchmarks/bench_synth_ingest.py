@@ -1,0 +1,80 @@
+"""Benchmark: synthetic city generation and ingest — wall time, peak memory, rows per table.
+
+    python benchmarks/bench_synth_ingest.py --entities 1000000 [--months 36] [--workdir /tmp/bench]
+
+Each step runs as its own process (the real CLI) while a poller records peak RSS. Results go to
+benchmarks/results/synth_ingest_<N>.json; docs/benchmarks.md reports them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+
+
+def measure(cmd: list[str]) -> dict:
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    ps = psutil.Process(proc.pid)
+    peak = 0
+    while proc.poll() is None:
+        try:
+            rss = ps.memory_info().rss + sum(c.memory_info().rss for c in ps.children(recursive=True))
+            peak = max(peak, rss)
+        except psutil.NoSuchProcess:
+            pass
+        time.sleep(0.2)
+    output = proc.stdout.read()
+    if proc.returncode:
+        sys.exit(f"{' '.join(cmd)} failed:\n{output}")
+    return {"seconds": round(time.perf_counter() - start, 1), "peak_rss_gb": round(peak / 2**30, 2)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--entities", type=int, default=50_000)
+    ap.add_argument("--months", type=int, default=36)
+    ap.add_argument("--workdir", type=Path, default=Path("/tmp/riskclass-bench"))
+    ap.add_argument("--keep", action="store_true", help="keep the generated files")
+    args = ap.parse_args()
+    exe = str(Path(sys.executable).with_name("riskclass"))
+    work = args.workdir / f"city_{args.entities}"
+    synth = measure([exe, "synth", "--out", str(work), "--entities", str(args.entities), "--months", str(args.months)])
+    ingest = measure([exe, "ingest", "--raw", str(work / "raw"), "--out", str(work / "validated")])
+    summary = json.loads((work / "summary.json").read_text(encoding="utf-8"))
+    report = json.loads((work / "validated" / "report.json").read_text(encoding="utf-8"))
+    raw_bytes = sum(f.stat().st_size for f in (work / "raw").iterdir())
+    result = {
+        "entities": args.entities,
+        "months": args.months,
+        "machine": {
+            "cpus": os.cpu_count(),
+            "memory_gb": round(psutil.virtual_memory().total / 2**30),
+            "python": platform.python_version(),
+        },
+        "synth": synth,
+        "ingest": ingest,
+        "raw_mb": round(raw_bytes / 2**20, 1),
+        "rows": {k: v["rows"] for k, v in summary["tables"].items()},
+        "rows_total": sum(v["rows"] for v in summary["tables"].values()),
+        "quarantined": {k: v["quarantined"] for k, v in report["tables"].items()},
+        "totals": report["totals"],
+    }
+    out = Path(__file__).parent / "results" / f"synth_ingest_{args.entities}.json"
+    out.write_text(json.dumps(result, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    print(json.dumps(result, ensure_ascii=False, indent=2))
+    if not args.keep:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,280 @@
+"""Shared fixtures: a small synthetic city (generated once per session) and a hand-made raw snapshot."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from riskclass.ingest import ingest
+from riskclass.params import load_params
+from riskclass.synth import generate
+
+ROOT = Path(__file__).resolve().parents[1]
+
+ENT_A = "91440802123456789F"  # enterprise
+IND_B = "92440803123456789T"  # individual business
+COOP_C = "93440881123456789N"  # farmers' cooperative
+PERSON = "P0123456789ABCDEF"
+SNAPSHOT = "2026-10-31"
+
+
+@pytest.fixture(scope="session")
+def params() -> dict:
+    return load_params(ROOT / "params.yaml")
+
+
+@pytest.fixture(scope="session")
+def small_city(tmp_path_factory, params) -> Path:
+    """3,000 entities over 36 months: big enough for realistic shares, small enough for seconds."""
+    out = tmp_path_factory.mktemp("city") / "city"
+    generate(
+        out, entities=3000, months=36, seed=7, synth_params=params["synth"], city=params["city"], show_progress=False
+    )
+    return out
+
+
+@pytest.fixture(scope="session")
+def small_city_ingested(small_city, tmp_path_factory) -> tuple[Path, dict]:
+    out = tmp_path_factory.mktemp("validated") / "validated"
+    report = ingest(small_city / "raw", out, show_progress=False)
+    return out, report
+
+
+def valid_rows() -> dict[str, list[dict]]:
+    """One small, fully valid raw snapshot covering every table of the contract."""
+    return {
+        "entities": [
+            dict(
+                uscc=ENT_A,
+                name="湛江市鑫达贸易有限公司",
+                entity_type="enterprise",
+                org_form="llc",
+                industry_code="F5199",
+                division_code="440802",
+                registered_capital="100",
+                paid_in_capital="20",
+                established_date="2015-03-02",
+                status="active",
+                status_date="",
+                address_key="A440802000001",
+                employees="12",
+                is_high_tech="false",
+                is_new_economy="false",
+                food_licensed="false",
+                drug_licensed="false",
+                special_equipment="false",
+            ),
+            dict(
+                uscc=IND_B,
+                name="霞山区鑫达餐饮店",
+                entity_type="个体工商户",
+                org_form="individual_business",
+                industry_code="H6220",
+                division_code="440803",
+                registered_capital="5",
+                paid_in_capital="",
+                established_date="2019/05/06",
+                status="active",
+                status_date="",
+                address_key="A440803000002",
+                employees="2",
+                is_high_tech="否",
+                is_new_economy="否",
+                food_licensed="是",
+                drug_licensed="否",
+                special_equipment="否",
+            ),
+            dict(
+                uscc=COOP_C,
+                name="廉江市鑫达农业专业合作社",
+                entity_type="cooperative",
+                org_form="farmers_cooperative",
+                industry_code="A0111",
+                division_code="440881",
+                registered_capital="50",
+                paid_in_capital="",
+                established_date="2012年7月1日",
+                status="deregistered",
+                status_date="2024-02-01",
+                address_key="A440881000003",
+                employees="8",
+                is_high_tech="false",
+                is_new_economy="false",
+                food_licensed="false",
+                drug_licensed="false",
+                special_equipment="false",
+            ),
+        ],
+        "roles": [
+            dict(
+                role_id="R1",
+                uscc=ENT_A,
+                role="legal_rep",
+                holder_type="natural_person",
+                person_key=PERSON,
+                holder_uscc="",
+                share="",
+                start_date="2015-03-02",
+                end_date="",
+            ),
+            dict(
+                role_id="R2",
+                uscc=ENT_A,
+                role="shareholder",
+                holder_type="enterprise",
+                person_key="",
+                holder_uscc="91110108551385082Q",
+                share="0.4",
+                start_date="2015-03-02",
+                end_date="",
+            ),
+        ],
+        "changes": [
+            dict(
+                change_id="C1",
+                uscc=ENT_A,
+                change_type="capital_up",
+                change_date="2020-01-05",
+                capital_before="50",
+                capital_after="100",
+            )
+        ],
+        "annual_reports": [
+            dict(
+                uscc=ENT_A,
+                report_year="2024",
+                filing_date="2025-05-20",
+                revenue="300",
+                total_assets="500",
+                total_liabilities="200",
+                net_profit="12.5",
+                tax_paid="9",
+                insured_employees="10",
+                all_zero="false",
+            )
+        ],
+        "licences": [
+            dict(
+                licence_id="L1",
+                uscc=IND_B,
+                licence_type="food_business",
+                issue_date="2019-05-10",
+                expiry_date="2029-05-09",
+                revoked_date="",
+            )
+        ],
+        "equity_actions": [
+            dict(
+                action_id="E1",
+                uscc=ENT_A,
+                action_type="pledge",
+                start_date="2022-01-01",
+                end_date="2023-01-01",
+                amount="30",
+            )
+        ],
+        "penalties": [
+            dict(
+                decision_no="湛市监处罚〔2025〕1号",
+                entity_name="湛江市鑫达贸易有限公司",
+                uscc=ENT_A,
+                legal_rep_key=PERSON,
+                violation_type="false_advertising",
+                facts="",
+                basis="",
+                penalty_category="fine",
+                content="罚款",
+                fine_amount="1.5",
+                confiscation_amount="0",
+                licence_revoked="",
+                decision_date="2025-06-01",
+                effect_end_date="",
+                publicity_end_date="2028-06-01",
+                authority="赤坎区市场监督管理局",
+                authority_uscc="",
+                data_source="",
+            )
+        ],
+        "abnormal_listings": [
+            dict(
+                listing_id="AB1",
+                uscc=ENT_A,
+                reason_code="1",
+                list_date="2024-07-05",
+                removal_date="2024-09-01",
+                removal_reason="report_filed",
+            )
+        ],
+        "serious_violations": [
+            dict(
+                listing_id="SV1",
+                uscc=ENT_A,
+                reason="abnormal_3y",
+                list_date="2023-07-05",
+                removal_date="",
+                removal_reason="",
+            )
+        ],
+        "dishonest_debtors": [
+            dict(
+                case_no="（2024）粤0802执1号",
+                uscc=ENT_A,
+                court="赤坎区人民法院",
+                publish_date="2024-03-01",
+                removal_date="",
+                amount="20",
+            )
+        ],
+        "credit_repairs": [
+            dict(
+                repair_id="CR1",
+                uscc=ENT_A,
+                target="penalty",
+                target_id="湛市监处罚〔2025〕1号",
+                repair_date="2025-10-01",
+            )
+        ],
+        "inspections": [
+            dict(
+                inspection_id="JC1",
+                uscc=ENT_A,
+                task_id="T1",
+                item_type="general",
+                draw_type="undirected",
+                inclusion_prob="0.0025",
+                inspection_date="2025-04-03",
+                result_code="1",
+                disposition="none",
+            )
+        ],
+        "complaints": [
+            dict(
+                complaint_id="TS1",
+                uscc=IND_B,
+                channel="12315",
+                kind="complaint",
+                received_date="2025-08-01",
+                substantiated="true",
+                closed_date="2025-08-20",
+            )
+        ],
+        "public_opinion": [dict(item_id="YQ1", uscc=IND_B, publish_date="2025-09-09", severity="low", source="")],
+        "honours": [
+            dict(
+                honour_id="RY1", uscc=ENT_A, honour_type="a_taxpayer", award_date="2025-04-01", expiry_date="2026-04-01"
+            )
+        ],
+    }
+
+
+def write_snapshot(raw_dir: Path, rows: dict[str, list[dict]] | None = None, manifest: bool = True) -> Path:
+    rows = valid_rows() if rows is None else rows
+    raw_dir.mkdir(parents=True, exist_ok=True)
+    for name, records in rows.items():
+        pd.DataFrame(records).to_csv(raw_dir / f"{name}.csv", index=False, lineterminator="\n")
+    if manifest:
+        (raw_dir / "snapshot.json").write_text(json.dumps({"snapshot_date": SNAPSHOT}), encoding="utf-8")
+    return raw_dir
