@@ -14,10 +14,12 @@ EXE = str(Path(sys.executable).with_name("riskclass"))
 
 @pytest.mark.slow
 def test_cli_synth_then_ingest_on_a_20k_city(tmp_path):
-    subprocess.run([EXE, "synth", "--out", str(tmp_path / "city"), "--entities", "20000", "--months", "36"],
-                   check=True, cwd=Path(__file__).resolve().parents[1])
-    subprocess.run([EXE, "ingest", "--raw", str(tmp_path / "city" / "raw"), "--out", str(tmp_path / "val")],
-                   check=True)
+    subprocess.run(
+        [EXE, "synth", "--out", str(tmp_path / "city"), "--entities", "20000", "--months", "36"],
+        check=True,
+        cwd=Path(__file__).resolve().parents[1],
+    )
+    subprocess.run([EXE, "ingest", "--raw", str(tmp_path / "city" / "raw"), "--out", str(tmp_path / "val")], check=True)
     report = json.loads((tmp_path / "val" / "report.json").read_text(encoding="utf-8"))
     assert report["totals"]["reconciled"]
     share = report["totals"]["quarantined"] / report["totals"]["read"]
