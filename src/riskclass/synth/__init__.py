@@ -19,7 +19,7 @@ from riskclass.synth.calendar import Calendar
 from riskclass.synth.city import build_registry
 from riskclass.synth.export import corrupt, render, write_table
 from riskclass.synth.licences import licence_records
-from riskclass.synth.simulate import NAT, CitySimulation
+from riskclass.synth.simulate import EVENT_TABLES, NAT, CitySimulation
 
 
 def _frame(sim: CitySimulation, name: str, uscc: np.ndarray) -> pd.DataFrame:
@@ -107,18 +107,7 @@ def generate(
         "abnormal_listings": abnormal,
         "serious_violations": serious,
     }
-    for name in (
-        "changes",
-        "annual_reports",
-        "equity_actions",
-        "penalties",
-        "dishonest_debtors",
-        "credit_repairs",
-        "inspections",
-        "complaints",
-        "public_opinion",
-        "honours",
-    ):
+    for name in EVENT_TABLES:
         tables[name] = _frame(sim, name, uscc)
     tables["penalties"]["entity_name"] = tables["penalties"]["uscc"].map(dict(zip(uscc, reg.cols["name"], strict=True)))
     tables["penalties"]["authority_uscc"] = None

@@ -91,7 +91,7 @@ def _industry_classes(rng: np.random.Generator, sections: np.ndarray, types: np.
     return out
 
 
-def _person_keys(rng: np.random.Generator, n: int) -> np.ndarray:
+def person_keys(rng: np.random.Generator, n: int) -> np.ndarray:
     raw = rng.integers(0, 2**63 - 1, n, dtype=np.int64)
     return np.array([f"P{v:016X}" for v in raw], dtype=object)
 
@@ -220,13 +220,13 @@ def build_registry(rng: np.random.Generator, n: int, sp: dict, city: dict, cal: 
         address[is_shell] = np.array([f"C440800{shell_addr[c]:05d}" for c in shell_cluster[is_shell]], dtype=object)
 
     # --- legal representatives -------------------------------------------------------------
-    legal_rep = _person_keys(rng, n)
+    legal_rep = person_keys(rng, n)
     serial = (rng.random(n) < sp["serial_person_share"]) & ~is_shell
-    pool = _person_keys(rng, max(1, int(n * sp["serial_pool_per_entity"])))
+    pool = person_keys(rng, max(1, int(n * sp["serial_pool_per_entity"])))
     picks = (rng.zipf(sp["serial_zipf_a"], serial.sum()) - 1) % len(pool)
     legal_rep[serial] = pool[picks]
     if n_shell:
-        cluster_people = _person_keys(rng, 3 * len(sizes)).reshape(len(sizes), 3)
+        cluster_people = person_keys(rng, 3 * len(sizes)).reshape(len(sizes), 3)
         which = rng.integers(0, 2, n_shell) + (rng.random(n_shell) < 0.2)
         legal_rep[is_shell] = cluster_people[shell_cluster[is_shell], which]
 
@@ -318,7 +318,7 @@ def _initial_roles(
     holder_type[(forms[owner] == "foreign_invested") & (position == 0)] = "foreign"
     corporate = (holder_type == "natural_person") & (position > 0) & (rng.random(len(owner)) < corporate_share)
     holder_type[corporate] = "enterprise"
-    person = _person_keys(rng, len(owner))
+    person = person_keys(rng, len(owner))
     person[position == 0] = legal_rep[owner[position == 0]]  # the legal rep usually holds shares
     person[holder_type != "natural_person"] = None
     # corporate holders: an older, better-capitalised enterprise of the city
@@ -328,7 +328,7 @@ def _initial_roles(
         holder_uscc[corporate] = uscc_codes[candidates[rng.integers(0, len(candidates), corporate.sum())]]
     same = holder_uscc == uscc_codes[owner]
     holder_type[same], holder_uscc[same] = "natural_person", None
-    person[same] = _person_keys(rng, int(same.sum()))
+    person[same] = person_keys(rng, int(same.sum()))
     weights = rng.gamma(1.0, 1.0, len(owner))
     share = np.round(weights / np.bincount(owner, weights, minlength=n)[owner], 4)
     frames.append(

@@ -20,10 +20,23 @@ from rich.progress import Progress
 
 from riskclass import codes
 from riskclass.synth.calendar import Calendar
-from riskclass.synth.city import Registry
+from riskclass.synth.city import Registry, person_keys
 from riskclass.synth.events import EventLog
 
 NAT = np.datetime64("NaT", "D")
+# tables whose rows the monthly simulation emits as events (the rest are built from final state)
+EVENT_TABLES = (
+    "changes",
+    "annual_reports",
+    "equity_actions",
+    "penalties",
+    "dishonest_debtors",
+    "credit_repairs",
+    "inspections",
+    "complaints",
+    "public_opinion",
+    "honours",
+)
 _DAY = np.timedelta64(1, "D")
 
 
@@ -111,22 +124,7 @@ class CitySimulation:
         self.l_removal_date = np.zeros(0, dtype="datetime64[D]")
         self.l_removal_reason = np.zeros(0, dtype=object)
         self.serious = EventLog()
-        self.logs = {
-            name: EventLog()
-            for name in (
-                "changes",
-                "annual_reports",
-                "licences",
-                "equity_actions",
-                "penalties",
-                "dishonest_debtors",
-                "credit_repairs",
-                "inspections",
-                "complaints",
-                "public_opinion",
-                "honours",
-            )
-        }
+        self.logs = {name: EventLog() for name in EVENT_TABLES}
         self.role_changes = EventLog()
         self.truth = EventLog()
         self.seq = {
@@ -411,9 +409,7 @@ class CitySimulation:
                 after = np.round(before * factor, 2)
                 self.capital[idx] = after
             if ctype == "legal_rep":
-                new_people = np.array(
-                    [f"P{v:016X}" for v in rng.integers(0, 2**63 - 1, len(idx), dtype=np.int64)], dtype=object
-                )
+                new_people = person_keys(rng, len(idx))
                 self.role_changes.add(entity=idx, old=self.legal_rep[idx], new=new_people, date=dates)
                 self.legal_rep[idx] = new_people
             self.logs["changes"].add(
