@@ -116,11 +116,7 @@ def read_csv(path: Path, table: Table, expected_rows: int | None = None) -> RawF
         first_lines = [fh.readline() for _ in range(2)]
     header_line = 0
     for i, line in enumerate(first_lines):
-        names = (
-            next(iter(pd.read_csv(pd.io.common.StringIO(line), header=None, dtype=str).values.tolist()), [])
-            if line.strip()
-            else []
-        )
+        names = next(csv.reader([line]), []) if line.strip() else []
         if _match_header([str(n) for n in names], table)[1] >= max(2, len(table.columns) // 2):
             header_line = i + 1
             break
