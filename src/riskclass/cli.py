@@ -96,6 +96,46 @@ def ingest(
     console.print(table)
 
 
+@app.command()
+def features(
+    month: str = typer.Option(None, help="as-of month YYYY-MM (indicators at its last day) [params features.month]"),
+    panel_from: str = typer.Option(None, "--from", help="first month of a panel; builds every month up to --month"),
+    params: Path = typer.Option(Path("params.yaml"), help="parameters file"),
+    reports: Path = typer.Option(Path("reports"), help="where the monthly indicator report is written"),
+) -> None:
+    """Compute every catalog indicator for every market entity as of month end (point in time)."""
+    from rich.progress import Progress
+
+    from riskclass.indicators import CatalogError, run
+
+    fp = load_params(params)["features"]
+    month = month or str(fp["month"])
+    try:
+        with Progress(disable=not sys.stderr.isatty(), transient=True) as progress:
+            manifest, summary = run(fp, month, panel_from, reports, progress=progress)
+    except (CatalogError, FileNotFoundError, ValueError) as exc:
+        console.print(f"[bold red]features failed:[/] {exc}")
+        raise typer.Exit(code=2) from None
+    console.print(
+        f"{len(manifest['months'])} month(s) × {manifest['indicators']} indicators → {fp['out_dir']} "
+        f"(catalog {manifest['catalog_sha256'][:12]}); {month}: {manifest['months'][month]['entities']:,} "
+        f"entities; report {reports / 'indicator_report.html'}"
+    )
+
+
+@app.command("indicators-doc")
+def indicators_doc(
+    catalog: Path = typer.Option(Path("indicators.yaml"), help="indicator catalog"),
+    out: Path = typer.Option(Path("docs/indicators.md"), help="where to write the document"),
+) -> None:
+    """Regenerate docs/indicators.md (the indicator system for reviewers) from the catalog."""
+    from riskclass.indicators import load_catalog
+    from riskclass.indicators.doc import render
+
+    out.write_text(render(load_catalog(catalog)), encoding="utf-8")
+    console.print(f"wrote {out}")
+
+
 @app.command("contract-doc")
 def contract_doc(out: Path = typer.Option(Path("docs/data-contract.md"), help="where to write the document")) -> None:
     """Regenerate docs/data-contract.md from the contract declarations."""

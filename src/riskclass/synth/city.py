@@ -205,8 +205,7 @@ def build_registry(rng: np.random.Generator, n: int, sp: dict, city: dict, cal: 
     address = np.array([f"A{d}{i:07d}" for i, d in enumerate(division)], dtype=object)
     u = rng.random(n)
     shared = (u < sp["shared_address_share"]) & ~is_shell
-    n_buildings = max(1, int(shared.sum() // 4))
-    building = rng.zipf(2.0, shared.sum()) % n_buildings
+    building = _heavy_tailed_groups(rng, int(shared.sum()), 2.0, sp["building_max_tenants"])
     address[shared] = np.array(
         [f"B{division[i]}{b:06d}" for i, b in zip(np.flatnonzero(shared), building, strict=True)], dtype=object
     )
@@ -222,9 +221,8 @@ def build_registry(rng: np.random.Generator, n: int, sp: dict, city: dict, cal: 
     # --- legal representatives -------------------------------------------------------------
     legal_rep = person_keys(rng, n)
     serial = (rng.random(n) < sp["serial_person_share"]) & ~is_shell
-    pool = person_keys(rng, max(1, int(n * sp["serial_pool_per_entity"])))
-    picks = (rng.zipf(sp["serial_zipf_a"], serial.sum()) - 1) % len(pool)
-    legal_rep[serial] = pool[picks]
+    portfolio = _heavy_tailed_groups(rng, int(serial.sum()), sp["serial_zipf_a"], sp["serial_max_portfolio"])
+    legal_rep[serial] = person_keys(rng, int(portfolio.max()) + 1 if len(portfolio) else 0)[portfolio]
     if n_shell:
         cluster_people = person_keys(rng, 3 * len(sizes)).reshape(len(sizes), 3)
         which = rng.integers(0, 2, n_shell) + (rng.random(n_shell) < 0.2)
@@ -347,6 +345,20 @@ def _initial_roles(
     roles = pd.concat(frames, ignore_index=True)
     roles["end_date"] = np.datetime64("NaT", "D")
     return roles
+
+
+def _heavy_tailed_groups(rng: np.random.Generator, members: int, zipf_a: float, max_size: int) -> np.ndarray:
+    """Group id for each of ``members``: group sizes 2 + Zipf(a), capped, in random order.
+
+    Used for multi-tenant buildings and for people who run several entities: most groups are
+    small, a few are large, none absurd.
+    """
+    if members == 0:
+        return np.zeros(0, dtype=np.int64)
+    sizes = np.minimum(1 + rng.zipf(zipf_a, members), max_size)
+    sizes = sizes[: int(np.searchsorted(np.cumsum(sizes), members)) + 1]
+    groups = np.repeat(np.arange(len(sizes)), sizes)[:members]
+    return rng.permutation(groups)
 
 
 def _relation_incidence(legal_rep: np.ndarray, address: np.ndarray) -> sparse.csr_matrix:

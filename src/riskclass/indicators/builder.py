@@ -1,0 +1,135 @@
+"""Compute every catalog indicator for every market entity alive at a month end.
+
+One GROUP BY query per source evaluates all of that source's indicators at once; the results are
+left-joined to the population (entities established on or before the date and not closed by it),
+with each indicator's declared default where an entity has no row. Panel mode stages the validated
+tables once and evaluates many month ends on them.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from riskclass.indicators.catalog import Catalog, Indicator
+from riskclass.indicators.sources import connect, create_asof_views, stage
+from riskclass.io import atomic_directory, write_json, write_parquet
+
+_EPOCH = date(1970, 1, 1)
+
+
+def month_end(month: str) -> date:
+    """'2026-10' → 2026-10-31. The period is always explicit, never derived from today."""
+    try:
+        return pd.Period(month, freq="M").end_time.date()
+    except ValueError:
+        raise ValueError(f"month must look like YYYY-MM, not {month!r}") from None
+
+
+def day_number(d: date) -> int:
+    return (d - _EPOCH).days
+
+
+def due_year(as_of: date) -> int:
+    """Latest report year whose 30 June filing deadline has passed on ``as_of``."""
+    return as_of.year - 1 if (as_of.month, as_of.day) >= (6, 30) else as_of.year - 2
+
+
+def render_sql(ind: Indicator, as_of: date) -> str:
+    return ind.sql.replace("{as_of}", str(day_number(as_of))).replace("{due_year}", str(due_year(as_of)))
+
+
+def _quote(code: str) -> str:
+    return '"' + code.replace('"', '""') + '"'
+
+
+def compute_asof(con: duckdb.DuckDBPyConnection, catalog: Catalog, as_of: date) -> pd.DataFrame:
+    """All indicators as of one date, on already-staged tables. Rows sorted by USCC."""
+    create_asof_views(con, day_number(as_of))
+    joins, selects = [], []
+    for i, (source, indicators) in enumerate(catalog.by_source().items()):
+        cols = ", ".join(f"{render_sql(ind, as_of)} AS {_quote(ind.code)}" for ind in indicators)
+        if source == "entities":
+            sub = f"SELECT uscc, {cols} FROM v_entities"
+        else:
+            sub = f"SELECT uscc, {cols} FROM v_{source} GROUP BY uscc"
+        _check_compiles(con, sub, indicators, as_of)
+        joins.append(f"LEFT JOIN ({sub}) s{i} ON s{i}.uscc = p.uscc")
+        for ind in indicators:
+            default = f"'{ind.default}'" if ind.is_categorical else f"CAST({float(ind.default)!r} AS DOUBLE)"
+            value = f"s{i}.{_quote(ind.code)}"
+            typed = f"CAST({value} AS VARCHAR)" if ind.is_categorical else f"CAST({value} AS DOUBLE)"
+            selects.append((ind.code, f"COALESCE({typed}, {default}) AS {_quote(ind.code)}"))
+    order = {code: k for k, code in enumerate(catalog.codes)}
+    selects.sort(key=lambda item: order[item[0]])
+    sql = (
+        f"SELECT p.uscc, {', '.join(s for _, s in selects)} FROM (SELECT uscc FROM v_entities) p "
+        f"{' '.join(joins)} ORDER BY p.uscc"
+    )
+    frame = con.execute(sql).df()
+    frame.insert(1, "as_of", pd.Timestamp(as_of))
+    return frame
+
+
+def _check_compiles(con, sub: str, indicators: list[Indicator], as_of: date) -> None:
+    """Name the failing indicator when a source query does not compile."""
+    try:
+        con.execute(f"EXPLAIN {sub}")
+    except duckdb.Error:
+        for ind in indicators:
+            single = sub.split(" FROM ")[-1]
+            try:
+                con.execute(f"EXPLAIN SELECT uscc, {render_sql(ind, as_of)} FROM {single}")
+            except duckdb.Error as exc:
+                raise ValueError(f"indicator {ind.code}: definition does not compile: {exc}") from None
+        raise
+
+
+def build(
+    validated_dir: Path,
+    catalog: Catalog,
+    months: Iterable[str],
+    out_dir: Path,
+    *,
+    memory_limit: str = "4GB",
+    threads: int = 2,
+    progress=None,
+) -> dict:
+    """Build one Parquet table per month into ``out_dir`` (replaced atomically); return the manifest."""
+    months = sorted(set(months))
+    con = connect(memory_limit, threads)
+    stage(con, Path(validated_dir))
+    manifest = {
+        "catalog_sha256": catalog.sha256,
+        "catalog_version": catalog.version,
+        "indicators": len(catalog.indicators),
+        "validated_dir": str(validated_dir),
+        "months": {},
+    }
+    task = progress.add_task("building indicators", total=len(months)) if progress else None
+    with atomic_directory(Path(out_dir)) as scratch:
+        for month in months:
+            frame = compute_asof(con, catalog, month_end(month))
+            write_parquet(frame, scratch / f"{month}.parquet")
+            manifest["months"][month] = {"as_of": str(month_end(month)), "entities": len(frame)}
+            if progress:
+                progress.advance(task)
+        write_json(manifest, scratch / "manifest.json")
+    con.close()
+    return manifest
+
+
+def load_month(features_dir: Path, month: str) -> pd.DataFrame:
+    path = Path(features_dir) / f"{month}.parquet"
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no indicators for {month} (run `riskclass features --month {month}`)")
+    return pd.read_parquet(path)
+
+
+def manifest(features_dir: Path) -> dict:
+    return json.loads((Path(features_dir) / "manifest.json").read_text(encoding="utf-8"))
