@@ -119,7 +119,8 @@ def features(
     console.print(
         f"{len(manifest['months'])} month(s) × {manifest['indicators']} indicators → {fp['out_dir']} "
         f"(catalog {manifest['catalog_sha256'][:12]}); {month}: {manifest['months'][month]['entities']:,} "
-        f"entities; report {reports / 'indicator_report.html'}"
+        f"entities, {int((summary['coverage'] == 0).sum())} indicator(s) at their default for every entity; "
+        f"report {reports / 'indicator_report.html'}"
     )
 
 
