@@ -13,30 +13,12 @@ import json
 import os
 import platform
 import shutil
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import psutil
 
-
-def measure(cmd: list[str]) -> dict:
-    start = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    ps = psutil.Process(proc.pid)
-    peak = 0
-    while proc.poll() is None:
-        try:
-            rss = ps.memory_info().rss + sum(c.memory_info().rss for c in ps.children(recursive=True))
-            peak = max(peak, rss)
-        except psutil.NoSuchProcess:
-            pass
-        time.sleep(0.2)
-    output = proc.stdout.read()
-    if proc.returncode:
-        sys.exit(f"{' '.join(cmd)} failed:\n{output}")
-    return {"seconds": round(time.perf_counter() - start, 1), "peak_rss_gb": round(peak / 2**30, 2)}
+from measure import measure
 
 
 def main() -> None:
@@ -50,6 +32,7 @@ def main() -> None:
     work = args.workdir / f"city_{args.entities}"
     synth = measure([exe, "synth", "--out", str(work), "--entities", str(args.entities), "--months", str(args.months)])
     ingest = measure([exe, "ingest", "--raw", str(work / "raw"), "--out", str(work / "validated")])
+    synth.pop("output"), ingest.pop("output")
     summary = json.loads((work / "summary.json").read_text(encoding="utf-8"))
     report = json.loads((work / "validated" / "report.json").read_text(encoding="utf-8"))
     raw_bytes = sum(f.stat().st_size for f in (work / "raw").iterdir())

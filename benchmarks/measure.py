@@ -1,0 +1,28 @@
+"""Shared benchmark helper: run a command, sample its peak resident memory, time it."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+
+import psutil
+
+
+def measure(cmd: list[str]) -> dict:
+    """Run ``cmd`` to completion; return wall seconds and peak RSS (process tree, sampled every 0.2 s)."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    ps = psutil.Process(proc.pid)
+    peak = 0
+    while proc.poll() is None:
+        try:
+            rss = ps.memory_info().rss + sum(c.memory_info().rss for c in ps.children(recursive=True))
+            peak = max(peak, rss)
+        except psutil.NoSuchProcess:
+            pass
+        time.sleep(0.2)
+    output = proc.stdout.read()
+    if proc.returncode:
+        sys.exit(f"{' '.join(cmd)} failed:\n{output}")
+    return {"seconds": round(time.perf_counter() - start, 1), "peak_rss_gb": round(peak / 2**30, 2), "output": output}
