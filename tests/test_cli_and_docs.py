@@ -37,3 +37,9 @@ def test_data_contract_doc_is_current():
     assert (ROOT / "docs" / "data-contract.md").read_text(encoding="utf-8") == render(), (
         "docs/data-contract.md is stale: run `riskclass contract-doc`"
     )
+
+
+def test_features_cli_names_a_bad_month(tmp_path):
+    result = runner.invoke(app, ["features", "--as-of", "2026-13", "--reports", str(tmp_path)])
+    assert result.exit_code == 2
+    assert "YYYY-MM" in result.output

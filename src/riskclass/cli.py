@@ -98,7 +98,9 @@ def ingest(
 
 @app.command()
 def features(
-    month: str = typer.Option(None, help="as-of month YYYY-MM (indicators at its last day) [params features.month]"),
+    month: str = typer.Option(
+        None, "--month", "--as-of", help="as-of month YYYY-MM (indicators at its last day) [params features.month]"
+    ),
     panel_from: str = typer.Option(None, "--from", help="first month of a panel; builds every month up to --month"),
     params: Path = typer.Option(Path("params.yaml"), help="parameters file"),
     reports: Path = typer.Option(Path("reports"), help="where the monthly indicator report is written"),

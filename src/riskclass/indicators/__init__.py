@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from riskclass.indicators.builder import build, load_month
+from riskclass.indicators.builder import build, load_month, month_end
 from riskclass.indicators.catalog import Catalog, CatalogError, load_catalog
 from riskclass.indicators.report import summarise, to_html
 from riskclass.io import write_json
@@ -15,6 +15,7 @@ __all__ = ["Catalog", "CatalogError", "build", "load_catalog", "load_month", "mo
 
 
 def months_between(first: str, last: str) -> list[str]:
+    month_end(first), month_end(last)  # validates both
     start, end = pd.Period(first, freq="M"), pd.Period(last, freq="M")
     if start > end:
         raise ValueError(f"panel start {first} is after the month {last}")

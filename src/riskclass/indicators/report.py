@@ -39,13 +39,19 @@ def summarise(frame: pd.DataFrame, catalog: Catalog) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def _number(v) -> str:
+    if v is None or pd.isna(v):
+        return ""
+    return f"{v:,.0f}" if abs(v) >= 1000 else f"{v:.3g}"
+
+
 def to_html(summary: pd.DataFrame, month: str, catalog: Catalog, entities: int) -> str:
     """A self-contained UTF-8 HTML page (renders Chinese in any browser)."""
     shown = summary.copy()
     for col in ("missing_share", "coverage"):
         shown[col] = shown[col].map(lambda v: f"{v:.1%}")
     for col in ("mean", "p50", "p90", "p99", "max"):
-        shown[col] = shown[col].map(lambda v: "" if v is None or pd.isna(v) else f"{v:,.3g}")
+        shown[col] = shown[col].map(_number)
     shown = shown.rename(
         columns={
             "missing_share": "缺失率",
@@ -66,7 +72,7 @@ def to_html(summary: pd.DataFrame, month: str, catalog: Catalog, entities: int) 
 <html lang="zh-CN"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
 <style>body{{font-family:"Noto Sans CJK SC","Microsoft YaHei","PingFang SC",sans-serif;margin:2em}}
 table.ind{{border-collapse:collapse;font-size:13px}} table.ind td,table.ind th{{border:1px solid #ccc;padding:3px 6px}}
-table.ind th{{background:#eef}}</style></head><body>
+table.ind th{{background:#eef;text-align:left}} table.ind td{{text-align:left}}</style></head><body>
 <h1>{html.escape(title)}</h1>
 <p>统计时点：{html.escape(month)} 月末；市场主体数：{entities:,}；指标数：{len(catalog.indicators)}；
 指标目录版本：{catalog.version}（SHA-256 {catalog.sha256[:12]}…）。内部资料，不对外公开。</p>
