@@ -2,9 +2,10 @@ from __future__ import annotations
 
 from typer.testing import CliRunner
 
-from conftest import ROOT, write_snapshot
 from riskclass.cli import app
 from riskclass.contract_doc import render
+
+from conftest import ROOT, write_snapshot
 
 runner = CliRunner()
 

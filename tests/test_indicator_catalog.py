@@ -7,9 +7,10 @@ from collections import Counter
 import pytest
 import yaml
 
-from conftest import ROOT
 from riskclass.indicators import CatalogError, load_catalog
 from riskclass.indicators.doc import render
+
+from conftest import ROOT
 
 
 def test_shipped_catalog_size_and_families():

@@ -10,12 +10,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import ROOT
 from riskclass import contract
 from riskclass.indicators import build, load_catalog, load_month
 from riskclass.indicators.builder import month_end
 from riskclass.indicators.sources import EVENT_DAY
 from riskclass.io import sha256_file, write_parquet
+
+from conftest import ROOT
 
 AS_OF = "2025-06"
 

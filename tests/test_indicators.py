@@ -8,11 +8,12 @@ from datetime import date
 import pandas as pd
 import pytest
 
-from conftest import ROOT, write_snapshot
-from indicator_fixture import AS_OF_MONTH, A, B, C, D, E, F, rows
 from riskclass.indicators import build, load_catalog, load_month
 from riskclass.indicators.builder import due_year, month_end
 from riskclass.ingest import ingest
+
+from conftest import ROOT, write_snapshot
+from indicator_fixture import AS_OF_MONTH, A, B, C, D, E, F, rows
 
 X = date(2025, 12, 31)
 

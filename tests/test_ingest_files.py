@@ -7,10 +7,11 @@ import json
 import pandas as pd
 import pytest
 
-from conftest import valid_rows, write_snapshot
 from riskclass import contract
 from riskclass.ingest import IngestError, RawFileError, ingest
 from riskclass.io import sha256_file
+
+from conftest import valid_rows, write_snapshot
 
 
 def _ingest(raw, out):

@@ -5,9 +5,10 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from conftest import ENT_A, IND_B, PERSON, valid_rows, write_snapshot
 from riskclass.ingest import ingest
 from riskclass.ingest.rules import RULES, parse_dates
+
+from conftest import ENT_A, IND_B, PERSON, valid_rows, write_snapshot
 
 
 def run(tmp_path, rows):

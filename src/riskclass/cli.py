@@ -139,6 +139,108 @@ def indicators_doc(
     console.print(f"wrote {out}")
 
 
+model_app = typer.Typer(
+    help="Train, register, promote and compare risk models (MLflow registry).", no_args_is_help=True
+)
+app.add_typer(model_app, name="model")
+
+
+@model_app.command("train")
+def model_train(params: Path = typer.Option(Path("params.yaml"), help="parameters file")) -> None:
+    """Fit, validate and register a challenger (bootstraps the champion when there is none)."""
+    from riskclass.model.pipeline import train
+
+    summary = train(load_params(params))
+    console.print({k: summary[k] for k in ("version", "oot_auc", "scorecard_oot_auc", "gate_failures") if k in summary})
+
+
+@model_app.command("promote")
+def model_promote(
+    reason: str = typer.Option(..., help="why this version should classify the coming months (recorded)"),
+    version: str = typer.Option(None, help="registered version [default: the challenger]"),
+    by: str = typer.Option(None, help="who promotes [default: the login name]"),
+    params: Path = typer.Option(Path("params.yaml"), help="parameters file"),
+) -> None:
+    """Make a version the champion — refused unless it passes the gates and beats the champion."""
+    from riskclass.model.pipeline import PromotionRefused, promote
+
+    try:
+        record = promote(load_params(params), version, by, reason)
+    except PromotionRefused as exc:
+        console.print(f"[bold red]refused:[/] {exc}")
+        raise typer.Exit(code=3) from None
+    console.print(
+        f"champion is now v{record['version']} (was v{record['previous_version']}); "
+        "run `dvc repro champion` to export it"
+    )
+
+
+@model_app.command("export-champion")
+def model_export_champion(params: Path = typer.Option(Path("params.yaml"), help="parameters file")) -> None:
+    """Export the champion from the registry to the DVC-tracked model directory."""
+    from riskclass.model.pipeline import PromotionRefused, export_champion
+
+    p = load_params(params)
+    try:
+        version = export_champion(p)
+    except PromotionRefused as exc:
+        console.print(f"[bold red]no champion:[/] {exc}")
+        raise typer.Exit(code=3) from None
+    console.print(f"exported champion v{version} → {p['registry']['champion_dir']}")
+
+
+@model_app.command("history")
+def model_history(params: Path = typer.Option(Path("params.yaml"), help="parameters file")) -> None:
+    """Every alias move: when, who, why, from which version to which."""
+    from riskclass.model.registry import alias_history
+
+    table = RichTable(title="alias history")
+    for col in ("time", "alias", "version", "previous", "by", "reason"):
+        table.add_column(col)
+    for r in alias_history(load_params(params)["registry"]):
+        table.add_row(r["time"], r["alias"], r["version"], str(r["previous_version"]), r["by"], r["reason"])
+    console.print(table)
+
+
+@model_app.command("compare")
+def model_compare(
+    a: str = typer.Argument(..., help="version (or alias) A"),
+    b: str = typer.Argument(..., help="version (or alias) B"),
+    month: str = typer.Option(None, help="month whose indicators both versions classify [features.month]"),
+    params: Path = typer.Option(Path("params.yaml"), help="parameters file"),
+    out: Path = typer.Option(None, help="HTML report [reports/compare_vA_vB.html]"),
+) -> None:
+    """Side-by-side report: metrics, class migration matrix on one month, importance differences."""
+    from riskclass.model.compare import compare, to_html
+
+    p = load_params(params)
+    month = month or str(p["features"]["month"])
+    result = compare(p, a, b, month)
+    out = out or Path("reports") / f"compare_v{a}_v{b}.html"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(to_html(result, a, b), encoding="utf-8")
+    console.print(result["metrics"].to_string())
+    console.print(result["migration"].to_string())
+    console.print(f"same class: {result['same_class_share']:.1%}; report {out}")
+
+
+@model_app.command("attach")
+def model_attach(
+    file: Path = typer.Argument(..., help="file to log to the challenger's MLflow run (e.g. the validation report)"),
+    params: Path = typer.Option(Path("params.yaml"), help="parameters file"),
+) -> None:
+    """Log a report file as an artifact of the challenger's training run."""
+    from riskclass.model import registry
+
+    rp = load_params(params)["registry"]
+    version = registry.alias_version(rp, registry.CHALLENGER)
+    if version is None:
+        console.print("[bold red]no challenger registered[/]")
+        raise typer.Exit(code=3)
+    registry.attach(rp, version, file)
+    console.print(f"attached {file} to the run of v{version}")
+
+
 @app.command("contract-doc")
 def contract_doc(out: Path = typer.Option(Path("docs/data-contract.md"), help="where to write the document")) -> None:
     """Regenerate docs/data-contract.md from the contract declarations."""

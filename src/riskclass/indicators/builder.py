@@ -15,10 +15,12 @@ from pathlib import Path
 
 import duckdb
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from riskclass.indicators.catalog import Catalog, Indicator
 from riskclass.indicators.sources import connect, create_asof_views, stage
-from riskclass.io import atomic_directory, write_json, write_parquet
+from riskclass.io import atomic_directory, write_json
 
 _EPOCH = date(1970, 1, 1)
 
@@ -48,8 +50,8 @@ def _quote(code: str) -> str:
     return '"' + code.replace('"', '""') + '"'
 
 
-def compute_asof(con: duckdb.DuckDBPyConnection, catalog: Catalog, as_of: date) -> pd.DataFrame:
-    """All indicators as of one date, on already-staged tables. Rows sorted by USCC."""
+def compute_asof(con: duckdb.DuckDBPyConnection, catalog: Catalog, as_of: date) -> pa.Table:
+    """All indicators as of one date, on already-staged tables, as Arrow (no pandas copy). Rows sorted by USCC."""
     create_asof_views(con, day_number(as_of))
     joins, selects = [], []
     for i, (source, indicators) in enumerate(catalog.by_source().items()):
@@ -68,12 +70,11 @@ def compute_asof(con: duckdb.DuckDBPyConnection, catalog: Catalog, as_of: date) 
     order = {code: k for k, code in enumerate(catalog.codes)}
     selects.sort(key=lambda item: order[item[0]])
     sql = (
-        f"SELECT p.uscc, {', '.join(s for _, s in selects)} FROM (SELECT uscc FROM v_entities) p "
+        f"SELECT p.uscc, CAST(DATE '{as_of.isoformat()}' AS TIMESTAMP) AS as_of, "
+        f"{', '.join(s for _, s in selects)} FROM (SELECT uscc FROM v_entities) p "
         f"{' '.join(joins)} ORDER BY p.uscc"
     )
-    frame = con.execute(sql).df()
-    frame.insert(1, "as_of", pd.Timestamp(as_of))
-    return frame
+    return con.execute(sql).to_arrow_table()
 
 
 def _check_compiles(con, sub: str, indicators: list[Indicator], as_of: date) -> None:
@@ -114,9 +115,9 @@ def build(
     task = progress.add_task("building indicators", total=len(months)) if progress else None
     with atomic_directory(Path(out_dir)) as scratch:
         for month in months:
-            frame = compute_asof(con, catalog, month_end(month))
-            write_parquet(frame, scratch / f"{month}.parquet")
-            manifest["months"][month] = {"as_of": str(month_end(month)), "entities": len(frame)}
+            table = compute_asof(con, catalog, month_end(month))
+            pq.write_table(table.replace_schema_metadata(None), scratch / f"{month}.parquet", compression="zstd")
+            manifest["months"][month] = {"as_of": str(month_end(month)), "entities": table.num_rows}
             if progress:
                 progress.advance(task)
         write_json(manifest, scratch / "manifest.json")

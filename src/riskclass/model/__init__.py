@@ -1,0 +1,1 @@
+"""Risk model: labels, training, validation, MLflow registry (champion / challenger)."""

@@ -1,0 +1,75 @@
+"""The model card (one per registered version): data window, indicators, metrics, known limits."""
+
+from __future__ import annotations
+
+from riskclass.indicators.catalog import Catalog
+from riskclass.model.risk_model import RiskModel
+
+
+def _fmt(x) -> str:
+    return "—" if x is None else f"{x:.3f}"
+
+
+def _row(label: str, m: dict) -> str:
+    return f"| {label} | {_fmt(m['auc'])} | {_fmt(m['ks'])} | {_fmt(m['pr_auc'])} | {_fmt(m['brier'])} |"
+
+
+def model_card(model: RiskModel, catalog: Catalog, v: dict, data_version: dict) -> str:
+    info = model.info
+    oot, sc = v["oot"], v["scorecard_oot"]
+    lines = [
+        "# 模型卡 Model card — 企业信用风险分类模型",
+        "",
+        "## Purpose",
+        "Scores every market entity's risk of an adverse regulatory outcome within "
+        f"{info.get('horizon_months')} months, for internal supervision only (不评价、不惩戒、不公开、不免抽).",
+        "",
+        "## Data",
+        f"- training as-of months: {', '.join(info.get('train_months', []))}; "
+        f"out-of-time validation: {info.get('valid_month')}",
+        f"- training rows: {info.get('train_rows')} (+ {info.get('calibration_rows')} held out for calibration), "
+        f"event rate {info.get('train_event_rate')}",
+        f"- label events: {', '.join(k for k, on in info.get('label_events', {}).items() if on)}",
+        f"- indicator catalog: version {catalog.version}, sha256 {catalog.sha256}",
+        *[f"- data `{k}`: md5 {h}" for k, h in data_version.items()],
+        "",
+        "## Model",
+        f"- CatBoost, {len(model.numeric)} numeric + {len(model.categorical)} categorical indicators, "
+        f"{len(model.directions)} monotone constraints from the catalog's directions",
+        "- Platt calibration on held-out entities; score = 500 + pdo·log2(odds / anchor odds), clipped to 0–1000; "
+        f"anchor probability {model.score_params['anchor_probability']}, pdo {model.score_params['pdo']}; "
+        f"bands {model.score_params['bands']}",
+        "",
+        "## Out-of-time metrics",
+        "| model | AUC | KS | PR-AUC | Brier |",
+        "|---|---|---|---|---|",
+        _row("CatBoost (this model)", oot),
+        _row("WOE scorecard baseline", sc),
+        f"| random draws, IPW | {_fmt(v['random_draws_ipw']['auc'])} | {_fmt(v['random_draws_ipw']['ks'])} | "
+        f"{_fmt(v['random_draws_ipw']['pr_auc'])} | {_fmt(v['random_draws_ipw']['brier'])} |",
+    ]
+    if "truth_model" in v:
+        lines += [
+            f"| ground truth: this model | {_fmt(v['truth_model']['auc'])} | {_fmt(v['truth_model']['ks'])} | "
+            f"{_fmt(v['truth_model']['pr_auc'])} | {_fmt(v['truth_model']['brier'])} |",
+            f"| ground truth: oracle (latent risk) | {_fmt(v['truth_oracle']['auc'])} | "
+            f"{_fmt(v['truth_oracle']['ks'])} | {_fmt(v['truth_oracle']['pr_auc'])} | — |",
+        ]
+    lines += ["", "## Classes (out of time)", "| class | share | event rate |", "|---|---|---|"]
+    lines += [f"| {r['class']} | {r['share']:.1%} | {_fmt(r['event_rate'])} |" for r in v["class_table"]]
+    lines += [
+        "",
+        "## Checks",
+        f"- event rates rise strictly A→D: {v['class_rates_increasing']}",
+        f"- declared directions respected: {v['monotone_ok']}",
+        f"- reloaded model scores identically: {v.get('reload_identical')}",
+        f"- gate failures: {v.get('gate_failures') or 'none'}",
+        "",
+        "## Known limits",
+        "- Labels are observed outcomes: inspections follow risk, so the labelled sample over-represents "
+        "risky entities; the random-draw IPW row is the unbiased check, and it rests on few inspections.",
+        "- Registry attributes other than status and capital are snapshot values (see docs/indicator-builder.md).",
+        "- Trained and validated on the synthetic city unless stated otherwise.",
+        "",
+    ]
+    return "\n".join(lines)

@@ -1,0 +1,243 @@
+"""Training and promotion as the DVC stages and the CLI run them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from riskclass.indicators import load_catalog
+from riskclass.io import atomic_directory, write_json
+from riskclass.model import evaluate, registry
+from riskclass.model.card import model_card
+from riskclass.model.dataset import out_of_time_split
+from riskclass.model.labels import random_draw_outcomes, truth_outcomes
+from riskclass.model.risk_model import RiskModel
+from riskclass.model.scoring import classes_from_scores, score_from_probability
+from riskclass.model.train import fit_risk_model, fit_scorecard, scorecard_points, scorecard_probability
+
+
+class PromotionRefused(Exception):
+    pass
+
+
+def snapshot_date(validated_dir: Path) -> pd.Timestamp:
+    report = json.loads((Path(validated_dir) / "report.json").read_text(encoding="utf-8"))
+    return pd.Timestamp(report["snapshot_date"])
+
+
+def data_version(lock_path: Path = Path("dvc.lock")) -> dict:
+    """DVC hashes of the pipeline's data outputs, as recorded by the last `dvc repro`."""
+    if not lock_path.exists():
+        return {}
+    import yaml
+
+    lock = yaml.safe_load(lock_path.read_text(encoding="utf-8"))
+    out = {}
+    for stage in lock.get("stages", {}).values():
+        for o in stage.get("outs", []):
+            if o.get("path", "").startswith("data/"):
+                out[o["path"]] = o.get("md5")
+    return out
+
+
+def validate(model: RiskModel, card, split, p: dict) -> dict:
+    """Every validation figure of the model card and the gates, as plain JSON-able data."""
+    mp, lp = p["model"], p["labels"]
+    valid = split.valid
+    prob = model.probability(valid)
+    classes = classes_from_scores(score_from_probability(prob, **_sp(p)), p["score"]["bands"])
+    y = valid["label"].to_numpy()
+    result = {
+        "oot": evaluate.discrimination(y, prob),
+        "scorecard_oot": evaluate.discrimination(y, scorecard_probability(card, valid)),
+        "class_table": evaluate.class_table(y, classes).reset_index().to_dict("records"),
+        "calibration": evaluate.calibration_table(y, prob).reset_index().to_dict("records"),
+        "lift": evaluate.lift_table(y, prob).reset_index().astype({"decile": int}).to_dict("records"),
+    }
+    result["class_rates_increasing"] = evaluate.strictly_increasing([r["event_rate"] for r in result["class_table"]])
+    # stability: the same metrics month by month (in-sample months, then out of time)
+    stab = []
+    for month, d in split.train.groupby(split.train["as_of"].dt.strftime("%Y-%m")):
+        stab.append({"month": month, "sample": "train", **evaluate.discrimination(d["label"], model.probability(d))})
+    stab.append({"month": split.valid_month, "sample": "oot", **result["oot"]})
+    result["stability"] = stab
+    frame = valid.assign(
+        p=prob,
+        district=valid["BAS.IND.division"],
+        section=valid["BAS.IND.section"],
+        entity_type=np.select(
+            [valid["BAS.TYPE.enterprise"] == 1, valid["BAS.TYPE.individual"] == 1],
+            ["enterprise", "individual"],
+            "cooperative",
+        ),
+    )
+    result["segments"] = {
+        seg: evaluate.by_segment(frame, "label", "p", seg).to_dict("records")
+        for seg in ("district", "section", "entity_type")
+    }
+    # the unbiased sample: undirected random draws in the label window, weighted by 1 / inclusion probability
+    draws = random_draw_outcomes(Path(mp["validated_dir"]), split.valid_month, lp["horizon_months"])
+    draws = draws.merge(frame[["uscc", "p"]], on="uscc")
+    result["random_draws_ipw"] = evaluate.discrimination(draws["problem"], draws["p"], draws["weight"])
+    # synthetic city: the truth and the oracle
+    truth = truth_outcomes(Path(mp["truth_dir"]), split.valid_month, lp["horizon_months"])
+    if truth is not None:
+        t = frame[["uscc", "p"]].merge(truth, left_on="uscc", right_index=True)
+        result["truth_model"] = evaluate.discrimination(t["violated"], t["p"])
+        result["truth_oracle"] = evaluate.discrimination(t["violated"], 1 / (1 + np.exp(-t["oracle"])))
+        result["truth_scorecard"] = evaluate.discrimination(
+            t["violated"], scorecard_probability(card, valid.set_index("uscc").loc[t["uscc"]].reset_index())
+        )
+        truth_classes = classes_from_scores(score_from_probability(t["p"], **_sp(p)), p["score"]["bands"])
+        result["truth_class_table"] = (
+            evaluate.class_table(t["violated"], truth_classes).reset_index().to_dict("records")
+        )
+    result["monotonicity_violations"] = evaluate.monotonicity_violations(model, valid)
+    result["monotone_ok"] = sum(result["monotonicity_violations"].values()) == 0
+    return result
+
+
+def _sp(p: dict) -> dict:
+    return {"anchor_probability": p["score"]["anchor_probability"], "pdo": p["score"]["pdo"]}
+
+
+def gate_failures(v: dict, gates: dict) -> list[str]:
+    failures = []
+    oot = v["oot"]
+    if oot["auc"] is None or oot["auc"] < gates["min_auc_oot"]:
+        failures.append(f"out-of-time AUC {oot['auc']} < {gates['min_auc_oot']}")
+    if oot["ks"] is None or oot["ks"] < gates["min_ks_oot"]:
+        failures.append(f"out-of-time KS {oot['ks']} < {gates['min_ks_oot']}")
+    if oot["brier"] is None or oot["brier"] > gates["max_brier_oot"]:
+        failures.append(f"out-of-time Brier {oot['brier']} > {gates['max_brier_oot']}")
+    if gates["class_rates_strictly_increasing"] and not v["class_rates_increasing"]:
+        failures.append("event rates do not rise strictly from A to D")
+    if gates["monotone_constraints_respected"] and not v["monotone_ok"]:
+        failures.append("the fitted model breaks a declared direction")
+    if gates["reload_identical"] and not v.get("reload_identical", False):
+        failures.append("the reloaded model does not score identically")
+    return failures
+
+
+def flat_metrics(v: dict) -> dict:
+    out = {}
+    for block in ("oot", "scorecard_oot", "random_draws_ipw", "truth_model", "truth_oracle", "truth_scorecard"):
+        for k in ("auc", "ks", "pr_auc", "brier", "event_rate"):
+            if block in v and v[block].get(k) is not None:
+                out[f"{block}_{k}"] = v[block][k]
+    for row in v["class_table"]:
+        out[f"class_{row['class']}_share"] = row["share"]
+        if row["event_rate"] is not None:
+            out[f"class_{row['class']}_event_rate"] = row["event_rate"]
+    out["gates_passed"] = float(not v["gate_failures"])
+    return out
+
+
+def train(p: dict, reports_dir: Path = Path("reports")) -> dict:
+    """Fit, validate, export (DVC), register (MLflow, alias challenger); bootstrap a champion if none."""
+    mp, rp = p["model"], p["registry"]
+    catalog = load_catalog(p["features"]["catalog"])
+    split = out_of_time_split(mp, p["labels"], snapshot_date(Path(mp["validated_dir"])))
+    model = fit_risk_model(split.train, catalog, mp, {**_sp(p), "bands": p["score"]["bands"]})
+    model.info.update(
+        {
+            "train_months": split.train_months,
+            "valid_month": split.valid_month,
+            "horizon_months": p["labels"]["horizon_months"],
+            "label_events": p["labels"]["events"],
+        }
+    )
+    card = fit_scorecard(split.train, catalog, mp)
+    v = validate(model, card, split, p)
+
+    out_dir = Path(mp["out_dir"])
+    with atomic_directory(out_dir) as scratch:
+        model.save(scratch)
+    reloaded = RiskModel.load(out_dir)
+    v["reload_identical"] = bool(np.array_equal(reloaded.score(split.valid), model.score(split.valid)))
+    v["gate_failures"] = gate_failures(v, p["gates"])
+
+    reports_dir.mkdir(parents=True, exist_ok=True)
+    write_json(v, reports_dir / "validation.json")
+    scorecard_points(card).to_csv(reports_dir / "scorecard_points.csv", index=False, encoding="utf-8-sig")
+    card_path = reports_dir / "model_card.md"
+    card_path.write_text(model_card(model, catalog, v, data_version()), encoding="utf-8")
+    metrics = flat_metrics(v)
+
+    tags = {
+        "catalog_sha256": catalog.sha256,
+        "valid_month": split.valid_month,
+        "train_months": f"{split.train_months[0]}..{split.train_months[-1]}",
+        **{f"data.{k}": str(h) for k, h in data_version().items()},
+    }
+    run_id, version = registry.log_and_register(
+        rp,
+        out_dir,
+        {k: p[k] for k in ("labels", "model", "score", "gates")},
+        metrics,
+        tags,
+        [card_path, reports_dir / "validation.json", reports_dir / "scorecard_points.csv"],
+    )
+    # the registry copy must score exactly like the exported one
+    from_registry = registry.load_version(rp, version)
+    v["reload_identical"] = v["reload_identical"] and bool(
+        np.array_equal(from_registry.score(split.valid), model.score(split.valid))
+    )
+    v["gate_failures"] = gate_failures(v, p["gates"])
+    metrics = flat_metrics(v)
+    registry.set_alias(rp, registry.CHALLENGER, version, "pipeline", "latest training run")
+    if registry.alias_version(rp, registry.CHAMPION) is None and not v["gate_failures"]:
+        registry.set_alias(rp, registry.CHAMPION, version, "pipeline", "bootstrap: no champion yet, gates passed")
+    summary = {
+        "version": version,
+        "run_id": run_id,
+        **{k: round(x, 4) for k, x in metrics.items()},
+        "gate_failures": v["gate_failures"],
+    }
+    write_json(v, reports_dir / "validation.json")
+    write_json(summary, reports_dir / "model_metrics.json")
+    info = json.loads((out_dir / "model.json").read_text(encoding="utf-8"))
+    info["info"].update({"registered_version": version, "run_id": run_id})
+    (out_dir / "model.json").write_text(
+        json.dumps(info, ensure_ascii=False, indent=2, sort_keys=True) + "\n", encoding="utf-8"
+    )
+    return summary
+
+
+def promote(p: dict, version: str | None, by: str | None, reason: str) -> dict:
+    """Make ``version`` (default: the challenger) the champion, if it passes the gates and beats the champion."""
+    rp = p["registry"]
+    version = version or registry.alias_version(rp, registry.CHALLENGER)
+    if version is None:
+        raise PromotionRefused("no challenger to promote")
+    metrics = registry.version_metrics(rp, version)
+    failures = []
+    if metrics.get("gates_passed", 0.0) < 1.0:
+        failures.append("it did not pass the validation gates (see its validation.json)")
+    champion = registry.alias_version(rp, registry.CHAMPION)
+    if champion == version:
+        failures.append(f"version {version} is already the champion")
+    elif champion is not None:
+        champ = registry.version_metrics(rp, champion)
+        for m in ("oot_auc", "oot_ks"):
+            if metrics.get(m, 0) <= champ.get(m, 0):
+                failures.append(f"{m} {metrics.get(m):.4f} does not beat champion v{champion} ({champ.get(m):.4f})")
+    if failures:
+        raise PromotionRefused(f"version {version} not promoted: " + "; ".join(failures))
+    return registry.set_alias(rp, registry.CHAMPION, version, by, reason)
+
+
+def export_champion(p: dict) -> str:
+    """Copy the champion's model directory out of MLflow into the DVC-tracked ``champion_dir``."""
+    rp = p["registry"]
+    version = registry.alias_version(rp, registry.CHAMPION)
+    if version is None:
+        raise PromotionRefused("no champion yet: promote a challenger first (`riskclass model promote`)")
+    model = registry.load_version(rp, registry.CHAMPION)
+    model.info["registered_version"] = version
+    with atomic_directory(Path(rp["champion_dir"])) as scratch:
+        model.save(scratch)
+    return version

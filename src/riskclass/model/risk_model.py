@@ -1,0 +1,98 @@
+"""The risk model used for classification: CatBoost + Platt calibration + score mapping.
+
+Self-contained on disk (``save``/``load``): ``model.cbm`` (CatBoost's own format) and
+``model.json`` (features, calibration, score parameters, catalog hash). The same directory is the
+DVC-tracked export and the artifact behind the MLflow registered model, so a month can be
+reproduced without the MLflow database.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from catboost import CatBoostClassifier, Pool
+
+from riskclass.model.scoring import PlattCalibrator, classes_from_scores, score_from_probability
+
+MODEL_FILE, META_FILE = "model.cbm", "model.json"
+
+
+@dataclass
+class RiskModel:
+    booster: CatBoostClassifier
+    calibrator: PlattCalibrator
+    numeric: list[str]
+    categorical: list[str]
+    score_params: dict
+    catalog_sha256: str
+    directions: dict[str, int] = field(default_factory=dict)  # feature → +1 / -1 monotone constraint
+    info: dict = field(default_factory=dict)  # training window, sizes … (for the card)
+
+    @property
+    def features(self) -> list[str]:
+        return self.numeric + self.categorical
+
+    def pool(self, frame: pd.DataFrame, label: np.ndarray | None = None) -> Pool:
+        x = frame[self.features].copy()
+        for c in self.categorical:
+            x[c] = x[c].astype(str)
+        return Pool(x, label=label, cat_features=self.categorical)
+
+    def raw_logit(self, frame: pd.DataFrame) -> np.ndarray:
+        return np.asarray(self.booster.predict(self.pool(frame), prediction_type="RawFormulaVal"), dtype=float)
+
+    def probability(self, frame: pd.DataFrame) -> np.ndarray:
+        return self.calibrator.predict(self.raw_logit(frame))
+
+    def score(self, frame: pd.DataFrame) -> np.ndarray:
+        sp = self.score_params
+        return score_from_probability(self.probability(frame), sp["anchor_probability"], sp["pdo"])
+
+    def risk_class(self, frame: pd.DataFrame) -> np.ndarray:
+        return classes_from_scores(self.score(frame), self.score_params["bands"])
+
+    def contributions(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """Per-entity SHAP contributions to the raw log-odds (they sum to it with the bias)."""
+        shap = self.booster.get_feature_importance(self.pool(frame), type="ShapValues")
+        return pd.DataFrame(shap[:, :-1], columns=self.features, index=frame.index)
+
+    def importance(self) -> pd.Series:
+        return pd.Series(self.booster.get_feature_importance(), index=self.features).sort_values(ascending=False)
+
+    def save(self, directory: Path) -> None:
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        self.booster.save_model(str(directory / MODEL_FILE), format="cbm")
+        meta = {
+            "numeric": self.numeric,
+            "categorical": self.categorical,
+            "calibration": self.calibrator.to_dict(),
+            "score": self.score_params,
+            "catalog_sha256": self.catalog_sha256,
+            "directions": self.directions,
+            "info": self.info,
+        }
+        (directory / META_FILE).write_text(
+            json.dumps(meta, ensure_ascii=False, indent=2, sort_keys=True) + "\n", encoding="utf-8"
+        )
+
+    @classmethod
+    def load(cls, directory: Path) -> RiskModel:
+        directory = Path(directory)
+        meta = json.loads((directory / META_FILE).read_text(encoding="utf-8"))
+        booster = CatBoostClassifier()
+        booster.load_model(str(directory / MODEL_FILE), format="cbm")
+        return cls(
+            booster,
+            PlattCalibrator.from_dict(meta["calibration"]),
+            meta["numeric"],
+            meta["categorical"],
+            meta["score"],
+            meta["catalog_sha256"],
+            meta.get("directions", {}),
+            meta.get("info", {}),
+        )

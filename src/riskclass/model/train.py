@@ -1,0 +1,81 @@
+"""Fitting: the CatBoost champion candidate (monotone in the catalog's declared directions), its
+calibration, and the WOE / logistic scorecard baseline that regulators read."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from catboost import CatBoostClassifier
+
+from riskclass.indicators.catalog import Catalog
+from riskclass.model.dataset import calibration_mask, feature_columns
+from riskclass.model.risk_model import RiskModel
+from riskclass.model.scoring import PlattCalibrator
+
+_SIGN = {"up": 1, "down": -1}
+
+
+def monotone_directions(catalog: Catalog) -> dict[str, int]:
+    """+1 / -1 per numeric indicator with a declared direction (categorical ones cannot be constrained)."""
+    return {i.code: _SIGN[i.direction] for i in catalog.indicators if i.direction in _SIGN and not i.is_categorical}
+
+
+def fit_risk_model(train: pd.DataFrame, catalog: Catalog, mp: dict, score_params: dict) -> RiskModel:
+    numeric, categorical = feature_columns(catalog)
+    directions = monotone_directions(catalog)
+    held_out = calibration_mask(train["uscc"], mp["calibration_share"])
+    fit_rows, cal_rows = train[~held_out], train[held_out]
+    booster = CatBoostClassifier(
+        loss_function="Logloss",
+        verbose=False,
+        allow_writing_files=False,
+        monotone_constraints=directions,
+        **mp["catboost"],
+    )
+    model = RiskModel(booster, PlattCalibrator(), numeric, categorical, score_params, catalog.sha256, directions)
+    booster.fit(model.pool(fit_rows, fit_rows["label"].to_numpy()))
+    model.calibrator.fit(model.raw_logit(cal_rows), cal_rows["label"].to_numpy())
+    model.info = {
+        "train_rows": len(fit_rows),
+        "calibration_rows": len(cal_rows),
+        "train_event_rate": round(float(train["label"].mean()), 4),
+    }
+    return model
+
+
+def fit_scorecard(train: pd.DataFrame, catalog: Catalog, mp: dict):
+    """optbinning scorecard: binning with the declared monotone trends, IV selection, logistic regression."""
+    from optbinning import BinningProcess, Scorecard
+    from sklearn.linear_model import LogisticRegression
+
+    numeric, _ = feature_columns(catalog)
+    trend = {"up": "ascending", "down": "descending"}
+    fit_params = {
+        i.code: {"monotonic_trend": trend.get(i.direction, "auto")} for i in catalog.indicators if i.code in numeric
+    }
+    sc = mp["scorecard"]
+    process = BinningProcess(
+        numeric,
+        binning_fit_params=fit_params,
+        max_n_prebins=10,
+        selection_criteria={"iv": {"min": sc["min_iv"], "top": sc["max_features"]}},
+    )
+    card = Scorecard(
+        binning_process=process,
+        estimator=LogisticRegression(max_iter=1000),
+        scaling_method="min_max",
+        scaling_method_params={"min": 0, "max": 1000},
+        reverse_scorecard=True,
+    )
+    card.fit(train[numeric], train["label"].to_numpy())
+    return card
+
+
+def scorecard_points(card) -> pd.DataFrame:
+    """The published points table: one row per indicator bin."""
+    table = card.table(style="summary")
+    return table[["Variable", "Bin", "Points"]]
+
+
+def scorecard_probability(card, frame: pd.DataFrame) -> np.ndarray:
+    return card.predict_proba(frame)[:, 1]
