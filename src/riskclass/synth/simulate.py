@@ -465,14 +465,17 @@ class CitySimulation:
         if cm == 6:  # reports for last year, due 1 Jan – 30 Jun
             report_year = year - 1
             due = alive & (est < np.datetime64(f"{year}-01-01"))
-            logit = self.ev["annual_report_on_time_logit"] - 1.0 * rel - 2.5 * self.is_shell - 1.5 * unfiled
+            ev = self.ev
+            logit = (ev["annual_report_on_time_logit"] - ev["annual_report_risk_slope"] * rel - 2.5 * self.is_shell
+                     - 1.5 * unfiled - ev["annual_report_violation_effect"] * self.V)
             filed = due & (rng.random(n) < _sigmoid(logit))
             idx = np.flatnonzero(filed)
             days = np.minimum(rng.beta(3, 1.5, len(idx)) * 181, 180).astype(int)
             self._report_rows(idx, report_year, np.datetime64(f"{year}-01-01") + days.astype("timedelta64[D]"))
             self.missing_years[due & ~filed] |= 1 << (report_year - self.base_year)
-        if cm == 7:  # listed within 10 working days after 30 June
-            idx = np.flatnonzero(alive & (self.missing_years != 0) & ~self._open_reason("1"))
+        if cm == 7:  # listed within 10 working days after 30 June: one listing per missing report year
+            missed_last_year = (self.missing_years >> (year - 1 - self.base_year)) & 1 == 1
+            idx = np.flatnonzero(alive & missed_last_year)
             self._add_listings(
                 idx,
                 np.full(len(idx), "1", dtype=object),
