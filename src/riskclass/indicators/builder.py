@@ -74,7 +74,7 @@ def compute_asof(con: duckdb.DuckDBPyConnection, catalog: Catalog, as_of: date) 
         f"{', '.join(s for _, s in selects)} FROM (SELECT uscc FROM v_entities) p "
         f"{' '.join(joins)} ORDER BY p.uscc"
     )
-    return con.execute(sql).to_arrow_table()
+    return con.sql(sql).to_arrow_table()  # con.execute(...) would copy the rows once more
 
 
 def _check_compiles(con, sub: str, indicators: list[Indicator], as_of: date) -> None:

@@ -141,8 +141,12 @@ def load_version(rp: dict, version_or_alias: str) -> RiskModel:
     """The RiskModel behind a registered version ('3') or alias ('champion')."""
     setup(rp)
     ref = f"@{version_or_alias}" if not str(version_or_alias).isdigit() else f"/{version_or_alias}"
-    local = mlflow.artifacts.download_artifacts(f"models:/{rp['model_name']}{ref}")
-    return RiskModel.load(Path(local) / "artifacts" / "model_dir")
+    local = Path(mlflow.artifacts.download_artifacts(f"models:/{rp['model_name']}{ref}"))
+    # pyfunc keeps the model directory under artifacts/<its original folder name>
+    meta = next((local / "artifacts").glob("*/model.json"), None)
+    if meta is None:
+        raise FileNotFoundError(f"no riskclass model directory inside {local}")
+    return RiskModel.load(meta.parent)
 
 
 def load_pyfunc(rp: dict, version_or_alias: str):

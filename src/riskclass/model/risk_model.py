@@ -66,6 +66,10 @@ class RiskModel:
     def save(self, directory: Path) -> None:
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
+        metadata = self.booster.get_metadata()
+        for volatile in ("train_finish_time", "model_guid"):  # same inputs must give the same bytes
+            if volatile in metadata:
+                del metadata[volatile]
         self.booster.save_model(str(directory / MODEL_FILE), format="cbm")
         meta = {
             "numeric": self.numeric,

@@ -466,8 +466,13 @@ class CitySimulation:
             report_year = year - 1
             due = alive & (est < np.datetime64(f"{year}-01-01"))
             ev = self.ev
-            logit = (ev["annual_report_on_time_logit"] - ev["annual_report_risk_slope"] * rel - 2.5 * self.is_shell
-                     - 1.5 * unfiled - ev["annual_report_violation_effect"] * self.V)
+            logit = (
+                ev["annual_report_on_time_logit"]
+                - ev["annual_report_risk_slope"] * rel
+                - 2.5 * self.is_shell
+                - 1.5 * unfiled
+                - ev["annual_report_violation_effect"] * self.V
+            )
             filed = due & (rng.random(n) < _sigmoid(logit))
             idx = np.flatnonzero(filed)
             days = np.minimum(rng.beta(3, 1.5, len(idx)) * 181, 180).astype(int)
