@@ -65,7 +65,8 @@ def compute_asof(con: duckdb.DuckDBPyConnection, catalog: Catalog, as_of: date) 
         for ind in indicators:
             default = f"'{ind.default}'" if ind.is_categorical else f"CAST({float(ind.default)!r} AS DOUBLE)"
             value = f"s{i}.{_quote(ind.code)}"
-            typed = f"CAST({value} AS VARCHAR)" if ind.is_categorical else f"CAST({value} AS DOUBLE)"
+            # rounding pins the last bits that parallel floating-point aggregation may vary between runs
+            typed = f"CAST({value} AS VARCHAR)" if ind.is_categorical else f"ROUND(CAST({value} AS DOUBLE), 10)"
             selects.append((ind.code, f"COALESCE({typed}, {default}) AS {_quote(ind.code)}"))
     order = {code: k for k, code in enumerate(catalog.codes)}
     selects.sort(key=lambda item: order[item[0]])
