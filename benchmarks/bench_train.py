@@ -1,0 +1,111 @@
+"""Benchmark: training on a sample of a large indicator panel.
+
+    python benchmarks/bench_train.py --validated /tmp/bench1m/validated --first 2023-11 --last 2025-10 \
+        --sample 1000000
+
+Steps, each timed: the indicator panel (every as-of month first…last, DuckDB, panel mode), the labels,
+a random sample of the panel's rows, CatBoost with the catalog's monotone constraints plus calibration,
+and the optbinning scorecard. Peak RSS is sampled over the whole run (it runs in a child process).
+Results: benchmarks/results/train_<sample>.json and docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from measure import measure
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run(validated: Path, first: str, last: str, sample: int, features_dir: Path) -> dict:
+    import pandas as pd
+
+    from riskclass.indicators import build, load_catalog, months_between
+    from riskclass.model.labels import labels_for
+    from riskclass.model.pipeline import snapshot_date
+    from riskclass.model.train import fit_risk_model, fit_scorecard
+    from riskclass.params import load_params
+
+    p = load_params(ROOT / "params.yaml")
+    catalog = load_catalog(ROOT / "indicators.yaml")
+    months = months_between(first, last)
+    times = {}
+    t = time.perf_counter()
+    build(validated, catalog, months, features_dir, memory_limit="4GB", threads=2)
+    times["indicator_panel_s"] = round(time.perf_counter() - t, 1)
+    t = time.perf_counter()
+    snap = snapshot_date(validated)
+    frames = []
+    for m in months:
+        f = pd.read_parquet(features_dir / f"{m}.parquet")
+        f["label"] = labels_for(
+            f["uscc"], validated, m, p["labels"]["horizon_months"], p["labels"]["events"], snap
+        ).to_numpy()
+        frames.append(f)
+    panel = pd.concat(frames, ignore_index=True)
+    del frames
+    times["labels_s"] = round(time.perf_counter() - t, 1)
+    train = panel.sample(n=min(sample, len(panel)), random_state=0).reset_index(drop=True)
+    t = time.perf_counter()
+    model = fit_risk_model(
+        train, catalog, p["model"], {"anchor_probability": 0.24, "pdo": 300, "bands": p["score"]["bands"]}
+    )
+    times["catboost_fit_s"] = round(time.perf_counter() - t, 1)
+    t = time.perf_counter()
+    fit_scorecard(train, catalog, p["model"])
+    times["scorecard_fit_s"] = round(time.perf_counter() - t, 1)
+    return {
+        "months": len(months),
+        "panel_rows": len(panel),
+        "sample_rows": len(train),
+        "event_rate": round(float(train["label"].mean()), 4),
+        "features": len(model.features),
+        **times,
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--validated", type=Path, required=True)
+    ap.add_argument("--first", default="2023-11")
+    ap.add_argument("--last", default="2025-10")
+    ap.add_argument("--sample", type=int, default=1_000_000)
+    ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.child:
+        with tempfile.TemporaryDirectory() as tmp:
+            print(json.dumps(run(args.validated, args.first, args.last, args.sample, Path(tmp) / "features")))
+        return
+    m = measure(
+        [
+            sys.executable,
+            __file__,
+            "--child",
+            "--validated",
+            str(args.validated),
+            "--first",
+            args.first,
+            "--last",
+            args.last,
+            "--sample",
+            str(args.sample),
+        ]
+    )
+    result = {
+        **json.loads(m.pop("output").strip().splitlines()[-1]),
+        "total_s": m["seconds"],
+        "peak_rss_gb": m["peak_rss_gb"],
+    }
+    out = Path(__file__).parent / "results" / f"train_{args.sample}.json"
+    out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
