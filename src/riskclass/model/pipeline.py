@@ -199,11 +199,6 @@ def train(p: dict, reports_dir: Path = Path("reports")) -> dict:
     }
     write_json(v, reports_dir / "validation.json")
     write_json(summary, reports_dir / "model_metrics.json")
-    info = json.loads((out_dir / "model.json").read_text(encoding="utf-8"))
-    info["info"].update({"registered_version": version})
-    (out_dir / "model.json").write_text(
-        json.dumps(info, ensure_ascii=False, indent=2, sort_keys=True) + "\n", encoding="utf-8"
-    )
     return summary
 
 
