@@ -75,7 +75,9 @@ def compute_asof(con: duckdb.DuckDBPyConnection, catalog: Catalog, as_of: date) 
         f"{', '.join(s for _, s in selects)} FROM (SELECT uscc FROM v_entities) p "
         f"{' '.join(joins)} ORDER BY p.uscc"
     )
-    return con.sql(sql).to_arrow_table()  # con.execute(...) would copy the rows once more
+    table = con.sql(sql).to_arrow_table()  # con.execute(...) would copy the rows once more
+    # the row order is part of the output's bytes: enforce it here rather than trust the result stream
+    return table.sort_by("uscc")
 
 
 def _check_compiles(con, sub: str, indicators: list[Indicator], as_of: date) -> None:
