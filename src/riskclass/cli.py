@@ -241,6 +241,128 @@ def model_attach(
     console.print(f"attached {file} to the run of v{version}")
 
 
+@app.command()
+def classify(
+    month: str = typer.Option(None, help="month YYYY-MM to classify [params classify.month]"),
+    params: Path = typer.Option(Path("params.yaml"), help="parameters file"),
+) -> None:
+    """Classify every market entity for one month with the champion (no DVC; see `run`)."""
+    from riskclass.classify.run import classify_month
+
+    p = load_params(params)
+    month = month or str(p["classify"]["month"])
+    try:
+        summary = classify_month(p, month)
+    except (FileNotFoundError, ValueError) as exc:
+        console.print(f"[bold red]classification failed:[/] {exc}")
+        raise typer.Exit(code=2) from None
+    console.print(
+        f"{month}: {summary['entities']:,} entities; classes {summary['classes']}; "
+        f"overrides {summary['overrides']}; report {p['classify']['out_dir']}/reports/{month}.html"
+    )
+
+
+@app.command()
+def run(
+    month: str = typer.Option(..., help="month YYYY-MM to classify (explicit: never derived from today)"),
+    params: Path = typer.Option(Path("params.yaml"), help="parameters file"),
+) -> None:
+    """The scheduled monthly job: set classify.month in params.yaml and `dvc repro` the pipeline."""
+    import subprocess
+
+    from riskclass.indicators.builder import month_end
+
+    try:
+        month_end(month)
+    except ValueError as exc:
+        console.print(f"[bold red]{exc}[/]")
+        raise typer.Exit(code=2) from None
+    set_classify_month(params, month)
+    dvc = str(Path(sys.executable).with_name("dvc"))
+    result = subprocess.run([dvc, "repro", "classify"], check=False)
+    raise typer.Exit(code=result.returncode)
+
+
+def set_classify_month(params: Path, month: str) -> None:
+    """Rewrite the one `month:` line of the classify section, keeping the file's comments."""
+    lines = params.read_text(encoding="utf-8").splitlines(keepends=True)
+    in_classify = False
+    for i, line in enumerate(lines):
+        if not line.startswith(" ") and line.strip():
+            in_classify = line.startswith("classify:")
+        elif in_classify and line.lstrip().startswith("month:"):
+            indent = line[: len(line) - len(line.lstrip())]
+            comment = line[line.index("#") :] if "#" in line else "\n"
+            lines[i] = f'{indent}month: "{month}"' + (f"  {comment}" if "#" in line else comment)
+            params.write_text("".join(lines), encoding="utf-8")
+            return
+    raise ValueError(f"{params}: no classify.month line to set")
+
+
+audit_app = typer.Typer(help="Verify and reproduce classified months (audit manifests).", no_args_is_help=True)
+app.add_typer(audit_app, name="audit")
+
+
+@audit_app.command("verify")
+def audit_verify(
+    month: str = typer.Option(..., help="month YYYY-MM"),
+    params: Path = typer.Option(Path("params.yaml"), help="parameters file"),
+) -> None:
+    """Exit non-zero, naming what differs, if an output, input, model file or earlier manifest changed."""
+    from riskclass.classify.audit import verify
+
+    problems = verify(load_params(params), month)
+    for problem in problems:
+        console.print(f"[bold red]✗[/] {problem}")
+    if problems:
+        raise typer.Exit(code=1)
+    console.print(f"[green]✓[/] {month}: outputs, inputs, model and manifest chain match")
+
+
+@audit_app.command("reproduce")
+def audit_reproduce(
+    month: str = typer.Option(..., help="month YYYY-MM"),
+    params: Path = typer.Option(Path("params.yaml"), help="parameters file"),
+) -> None:
+    """Recompute a month in a scratch directory and compare its outputs byte for byte."""
+    from riskclass.classify.audit import reproduce
+
+    problems = reproduce(load_params(params), month)
+    for problem in problems:
+        console.print(f"[bold red]✗[/] {problem}")
+    if problems:
+        raise typer.Exit(code=1)
+    console.print(f"[green]✓[/] {month}: recomputed outputs are byte-identical to the stored ones")
+
+
+@app.command("history")
+def history(
+    uscc: str = typer.Argument(..., help="统一社会信用代码 of the entity"),
+    params: Path = typer.Option(Path("params.yaml"), help="parameters file"),
+) -> None:
+    """An entity's class in each classified month, and why."""
+    from riskclass.classify.run import entity_history
+
+    h = entity_history(Path(load_params(params)["classify"]["out_dir"]), uscc)
+    if h.empty:
+        console.print(f"no classification recorded for {uscc}")
+        raise typer.Exit(code=1)
+    table = RichTable(title=f"{uscc}")
+    for col in ("month", "score", "class", "model_class", "override", "reason_1", "model_version"):
+        table.add_column(col)
+    for r in h.to_dict("records"):
+        table.add_row(
+            r["month"],
+            str(r["score"]),
+            r["class"],
+            r["model_class"],
+            r["override"] or "—",
+            r["reason_1"],
+            f"v{r['model_version']}",
+        )
+    console.print(table)
+
+
 @app.command("contract-doc")
 def contract_doc(out: Path = typer.Option(Path("docs/data-contract.md"), help="where to write the document")) -> None:
     """Regenerate docs/data-contract.md from the contract declarations."""

@@ -9,6 +9,7 @@ tables once and evaluates many month ends on them.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterable
 from datetime import date
 from pathlib import Path
@@ -126,6 +127,23 @@ def build(
         write_json(manifest, scratch / "manifest.json")
     con.close()
     return manifest
+
+
+def build_one(
+    validated_dir: Path, catalog: Catalog, month: str, out_dir: Path, *, memory_limit: str = "4GB", threads: int = 2
+) -> Path:
+    """Build one month into ``out_dir/<month>.parquet`` atomically, leaving other months in place."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    con = connect(memory_limit, threads)
+    stage(con, Path(validated_dir))
+    table = compute_asof(con, catalog, month_end(month))
+    con.close()
+    target = out_dir / f"{month}.parquet"
+    tmp = out_dir / f".{month}.parquet.tmp"
+    pq.write_table(table.replace_schema_metadata(None), tmp, compression="zstd")
+    os.replace(tmp, target)
+    return target
 
 
 def load_month(features_dir: Path, month: str) -> pd.DataFrame:
