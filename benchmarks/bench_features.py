@@ -14,6 +14,7 @@ import argparse
 import dataclasses
 import json
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -148,6 +149,7 @@ def main() -> None:
             results["pandas-subset"]["compute_seconds"] / max(results["duckdb-subset"]["compute_seconds"], 0.1), 2
         ),
     }
+    shutil.rmtree(work, ignore_errors=True)
     out = Path(__file__).parent / "results" / f"features_{len(full)}.json"
     out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     print(json.dumps(report, indent=2))

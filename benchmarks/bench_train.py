@@ -41,17 +41,19 @@ def run(validated: Path, first: str, last: str, sample: int, features_dir: Path)
     times["indicator_panel_s"] = round(time.perf_counter() - t, 1)
     t = time.perf_counter()
     snap = snapshot_date(validated)
-    frames = []
+    per_month = -(-sample // len(months))  # sample each month, so the full panel never sits in memory
+    frames, panel_rows = [], 0
     for m in months:
         f = pd.read_parquet(features_dir / f"{m}.parquet")
+        panel_rows += len(f)
+        f = f.sample(n=min(per_month, len(f)), random_state=0)
         f["label"] = labels_for(
             f["uscc"], validated, m, p["labels"]["horizon_months"], p["labels"]["events"], snap
         ).to_numpy()
         frames.append(f)
-    panel = pd.concat(frames, ignore_index=True)
+    train = pd.concat(frames, ignore_index=True)
     del frames
-    times["labels_s"] = round(time.perf_counter() - t, 1)
-    train = panel.sample(n=min(sample, len(panel)), random_state=0).reset_index(drop=True)
+    times["labels_and_sample_s"] = round(time.perf_counter() - t, 1)
     t = time.perf_counter()
     model = fit_risk_model(
         train, catalog, p["model"], {"anchor_probability": 0.24, "pdo": 300, "bands": p["score"]["bands"]}
@@ -62,7 +64,7 @@ def run(validated: Path, first: str, last: str, sample: int, features_dir: Path)
     times["scorecard_fit_s"] = round(time.perf_counter() - t, 1)
     return {
         "months": len(months),
-        "panel_rows": len(panel),
+        "panel_rows": panel_rows,
         "sample_rows": len(train),
         "event_rate": round(float(train["label"].mean()), 4),
         "features": len(model.features),

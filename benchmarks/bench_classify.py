@@ -1,0 +1,79 @@
+"""Benchmark: the monthly classification of a large city, with reasons.
+
+    python benchmarks/bench_classify.py --validated /tmp/bench1m/validated --month 2026-10
+
+Runs in a child process (peak RSS sampled): builds the month's indicators (timed separately),
+then classifies every entity with the champion in models/champion — score, classes, overrides,
+SHAP-based reasons — and writes results, history, report and manifest (timed). Results:
+benchmarks/results/classify_<entities>.json and docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from measure import measure
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run(validated: Path, month: str, work: Path) -> dict:
+    import pandas as pd
+
+    from riskclass.classify.run import classify_month
+    from riskclass.indicators import load_catalog
+    from riskclass.indicators.builder import build_one
+    from riskclass.params import load_params
+
+    p = copy.deepcopy(load_params(ROOT / "params.yaml"))
+    p["features"].update(validated_dir=str(validated), catalog=str(ROOT / "indicators.yaml"))
+    p["classify"].update(
+        out_dir=str(work / "classes"),
+        features_dir=str(work / "monthly"),
+        model_dir=str(ROOT / p["classify"]["model_dir"]),
+    )
+    t = time.perf_counter()
+    build_one(validated, load_catalog(ROOT / "indicators.yaml"), month, work / "monthly")
+    indicators_s = round(time.perf_counter() - t, 1)
+    t = time.perf_counter()
+    summary = classify_month(p, month)
+    classify_s = round(time.perf_counter() - t, 1)
+    rows = len(pd.read_parquet(work / "classes" / f"{month}.parquet", columns=["uscc"]))
+    return {
+        "month": month,
+        "entities": rows,
+        "indicators_s": indicators_s,
+        "classify_with_reasons_s": classify_s,
+        "classes": summary["classes"],
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--validated", type=Path, required=True)
+    ap.add_argument("--month", default="2026-10")
+    ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.child:
+        with tempfile.TemporaryDirectory() as tmp:
+            print(json.dumps(run(args.validated, args.month, Path(tmp))))
+        return
+    m = measure([sys.executable, __file__, "--child", "--validated", str(args.validated), "--month", args.month])
+    result = {
+        **json.loads(m.pop("output").strip().splitlines()[-1]),
+        "total_s": m["seconds"],
+        "peak_rss_gb": m["peak_rss_gb"],
+    }
+    out = Path(__file__).parent / "results" / f"classify_{result['entities']}.json"
+    out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
