@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from functools import lru_cache
+
 import numpy as np
 import pandas as pd
 from stdnum.cn import uscc as stdnum_uscc
@@ -10,29 +13,30 @@ ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 _GB11714_WEIGHTS = (3, 7, 9, 10, 5, 8, 4, 2)
 
 
+_CANONICAL = re.compile(r"[0-9]{8}[0-9A-HJ-NPQRTUWXY]{10}")
+
+
+@lru_cache(maxsize=2_000_000)
+def _check(value: str) -> tuple[bool, bool]:
+    """(format_ok, checksum_ok) of one value; cached because every table repeats the registry's codes."""
+    if not _CANONICAL.fullmatch(value):
+        return False, False
+    return True, stdnum_uscc.calc_check_digit(value[:17]) == value[17]
+
+
 def check_results(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """Return (format_ok, checksum_ok) per value.
 
-    ``format_ok``: 18 characters, first 8 digits, the rest in the USCC alphabet, already in canonical
-    form (no spaces or lower case: ingest never rewrites an identifier silently).
-    ``checksum_ok``: the check character matches (stdnum). Evaluated once per distinct value.
+    ``format_ok``: 18 characters, first 8 digits, the rest in the GB 32100 alphabet, already in
+    canonical form (no spaces or lower case: ingest never rewrites an identifier silently).
+    ``checksum_ok``: the check character matches (python-stdnum's calculation).
     """
     text = values.astype("string").fillna("")
-    results: dict[str, tuple[bool, bool]] = {}
-    for value in pd.unique(text):
-        if len(value) != 18 or stdnum_uscc.compact(value) != value:
-            results[value] = (False, False)
-            continue
-        try:
-            stdnum_uscc.validate(value)
-            results[value] = (True, True)
-        except stdnum_uscc.InvalidChecksum:
-            results[value] = (True, False)
-        except stdnum_uscc.ValidationError:
-            results[value] = (False, False)
-    fmt = text.map(lambda v: results[v][0]).to_numpy(dtype=bool)
-    chk = text.map(lambda v: results[v][1]).to_numpy(dtype=bool)
-    return fmt, chk
+    uniques = pd.unique(text)
+    results = [_check(v) for v in uniques]
+    fmt = dict(zip(uniques, (r[0] for r in results), strict=True))
+    chk = dict(zip(uniques, (r[1] for r in results), strict=True))
+    return text.map(fmt).to_numpy(dtype=bool), text.map(chk).to_numpy(dtype=bool)
 
 
 def _org_code_check(body: str) -> str:

@@ -102,6 +102,14 @@ class Findings:
 
 def parse_dates(text: pd.Series) -> pd.Series:
     """2020-12-11, 2020/12/11, 2020年12月11日 (digits may be unpadded) or 20201211 → datetime64; else NaT."""
+    fast = pd.to_datetime(text, format="%Y-%m-%d", errors="coerce")  # the common case, in one pass
+    slow = fast.isna() & (text != "")
+    if slow.any():
+        fast[slow] = _parse_other_dates(text[slow])
+    return fast
+
+
+def _parse_other_dates(text: pd.Series) -> pd.Series:
     s = text.str.replace("年", "-", regex=False).str.replace("月", "-", regex=False)
     s = s.str.replace("日", "", regex=False).str.replace("/", "-", regex=False).str.replace(".", "-", regex=False)
     compact = s.str.fullmatch(r"\d{8}")
