@@ -32,6 +32,7 @@ from riskclass.io import write_parquet
 from riskclass.model.risk_model import RiskModel
 from riskclass.model.scoring import CLASSES
 
+REASON_CHUNK = 100_000
 RESULT_COLUMNS = [
     "uscc",
     "month",
@@ -70,11 +71,15 @@ def atomic_parquet(frame: pd.DataFrame, path: Path) -> None:
 def classify_frame(frame: pd.DataFrame, model: RiskModel, p: dict, month: str, catalog) -> pd.DataFrame:
     cp = p["classify"]
     validate_rules(cp["overrides"], set(catalog.codes))
-    prob = model.probability(frame)
-    score = model.score(frame)
-    model_class = model.risk_class(frame)
+    prob, score, model_class = model.scored(frame)
     final, fired = apply_overrides(frame, model_class, cp["overrides"])
-    reasons = top_reasons(model.contributions(frame), frame, catalog, cp["reasons"])
+    # SHAP values are n × indicators doubles: compute them in slices to bound memory
+    reasons = pd.concat(
+        [
+            top_reasons(model.contributions(part), part, catalog, cp["reasons"])
+            for part in (frame.iloc[i : i + REASON_CHUNK] for i in range(0, len(frame), REASON_CHUNK))
+        ]
+    )
     entity_type = np.select(
         [frame["BAS.TYPE.enterprise"] == 1, frame["BAS.TYPE.individual"] == 1],
         ["enterprise", "individual"],

@@ -49,11 +49,17 @@ class RiskModel:
         return self.calibrator.predict(self.raw_logit(frame))
 
     def score(self, frame: pd.DataFrame) -> np.ndarray:
-        sp = self.score_params
-        return score_from_probability(self.probability(frame), sp["anchor_probability"], sp["pdo"])
+        return self.scored(frame)[1]
 
     def risk_class(self, frame: pd.DataFrame) -> np.ndarray:
-        return classes_from_scores(self.score(frame), self.score_params["bands"])
+        return self.scored(frame)[2]
+
+    def scored(self, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(probability, score, class) from a single prediction pass."""
+        sp = self.score_params
+        probability = self.probability(frame)
+        score = score_from_probability(probability, sp["anchor_probability"], sp["pdo"])
+        return probability, score, classes_from_scores(score, sp["bands"])
 
     def contributions(self, frame: pd.DataFrame) -> pd.DataFrame:
         """Per-entity SHAP contributions to the raw log-odds (they sum to it with the bias)."""
