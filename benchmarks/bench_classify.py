@@ -13,12 +13,11 @@ from __future__ import annotations
 import argparse
 import copy
 import json
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-from measure import measure
+from measure import run_child_and_record
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -64,15 +63,11 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             print(json.dumps(run(args.validated, args.month, Path(tmp))))
         return
-    m = measure([sys.executable, __file__, "--child", "--validated", str(args.validated), "--month", args.month])
-    result = {
-        **json.loads(m.pop("output").strip().splitlines()[-1]),
-        "total_s": m["seconds"],
-        "peak_rss_gb": m["peak_rss_gb"],
-    }
-    out = Path(__file__).parent / "results" / f"classify_{result['entities']}.json"
-    out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    print(json.dumps(result, indent=2))
+    run_child_and_record(
+        __file__,
+        ["--validated", str(args.validated), "--month", args.month],
+        lambda r: f"classify_{r['entities']}.json",
+    )
 
 
 if __name__ == "__main__":

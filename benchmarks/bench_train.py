@@ -13,12 +13,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-from measure import measure
+from measure import run_child_and_record
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -84,29 +83,11 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             print(json.dumps(run(args.validated, args.first, args.last, args.sample, Path(tmp) / "features")))
         return
-    m = measure(
-        [
-            sys.executable,
-            __file__,
-            "--child",
-            "--validated",
-            str(args.validated),
-            "--first",
-            args.first,
-            "--last",
-            args.last,
-            "--sample",
-            str(args.sample),
-        ]
+    run_child_and_record(
+        __file__,
+        ["--validated", str(args.validated), "--first", args.first, "--last", args.last, "--sample", str(args.sample)],
+        lambda r: f"train_{args.sample}.json",
     )
-    result = {
-        **json.loads(m.pop("output").strip().splitlines()[-1]),
-        "total_s": m["seconds"],
-        "peak_rss_gb": m["peak_rss_gb"],
-    }
-    out = Path(__file__).parent / "results" / f"train_{args.sample}.json"
-    out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    print(json.dumps(result, indent=2))
 
 
 if __name__ == "__main__":

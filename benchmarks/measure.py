@@ -26,3 +26,23 @@ def measure(cmd: list[str]) -> dict:
     if proc.returncode:
         sys.exit(f"{' '.join(cmd)} failed:\n{output}")
     return {"seconds": round(time.perf_counter() - start, 1), "peak_rss_gb": round(peak / 2**30, 2), "output": output}
+
+
+def run_child_and_record(script: str, args: list[str], result_name) -> dict:
+    """Run ``script --child args…`` measured; merge its last JSON line with time and peak RSS; save it.
+
+    ``result_name(result)`` gives the file name under benchmarks/results/.
+    """
+    import json
+    from pathlib import Path
+
+    m = measure([sys.executable, script, "--child", *args])
+    result = {
+        **json.loads(m.pop("output").strip().splitlines()[-1]),
+        "total_s": m["seconds"],
+        "peak_rss_gb": m["peak_rss_gb"],
+    }
+    out = Path(script).resolve().parent / "results" / result_name(result)
+    out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    print(json.dumps(result, indent=2))
+    return result

@@ -303,6 +303,14 @@ audit_app = typer.Typer(help="Verify and reproduce classified months (audit mani
 app.add_typer(audit_app, name="audit")
 
 
+def _report_audit(problems: list[str], ok_message: str) -> None:
+    for problem in problems:
+        console.print(f"[bold red]✗[/] {problem}")
+    if problems:
+        raise typer.Exit(code=1)
+    console.print(f"[green]✓[/] {ok_message}")
+
+
 @audit_app.command("verify")
 def audit_verify(
     month: str = typer.Option(..., help="month YYYY-MM"),
@@ -311,12 +319,7 @@ def audit_verify(
     """Exit non-zero, naming what differs, if an output, input, model file or earlier manifest changed."""
     from riskclass.classify.audit import verify
 
-    problems = verify(load_params(params), month)
-    for problem in problems:
-        console.print(f"[bold red]✗[/] {problem}")
-    if problems:
-        raise typer.Exit(code=1)
-    console.print(f"[green]✓[/] {month}: outputs, inputs, model and manifest chain match")
+    _report_audit(verify(load_params(params), month), f"{month}: outputs, inputs, model and manifest chain match")
 
 
 @audit_app.command("reproduce")
@@ -327,12 +330,9 @@ def audit_reproduce(
     """Recompute a month in a scratch directory and compare its outputs byte for byte."""
     from riskclass.classify.audit import reproduce
 
-    problems = reproduce(load_params(params), month)
-    for problem in problems:
-        console.print(f"[bold red]✗[/] {problem}")
-    if problems:
-        raise typer.Exit(code=1)
-    console.print(f"[green]✓[/] {month}: recomputed outputs are byte-identical to the stored ones")
+    _report_audit(
+        reproduce(load_params(params), month), f"{month}: recomputed outputs are byte-identical to the stored ones"
+    )
 
 
 @app.command("history")
