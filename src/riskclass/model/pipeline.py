@@ -28,8 +28,8 @@ def snapshot_date(validated_dir: Path) -> pd.Timestamp:
     return pd.Timestamp(report["snapshot_date"])
 
 
-def data_version(lock_path: Path = Path("dvc.lock")) -> dict:
-    """DVC hashes of the pipeline's data outputs, as recorded by the last `dvc repro`."""
+def data_version(inputs: list[str], lock_path: Path = Path("dvc.lock")) -> dict:
+    """DVC hashes (from the last `dvc repro`) of the data outputs that contain the given input paths."""
     if not lock_path.exists():
         return {}
     import yaml
@@ -38,8 +38,9 @@ def data_version(lock_path: Path = Path("dvc.lock")) -> dict:
     out = {}
     for stage in lock.get("stages", {}).values():
         for o in stage.get("outs", []):
-            if o.get("path", "").startswith("data/"):
-                out[o["path"]] = o.get("md5")
+            path = o.get("path", "")
+            if any(str(i) == path or str(i).startswith(path + "/") for i in inputs):
+                out[path] = o.get("md5")
     return out
 
 
@@ -163,15 +164,19 @@ def train(p: dict, reports_dir: Path = Path("reports")) -> dict:
     reports_dir.mkdir(parents=True, exist_ok=True)
     write_json(v, reports_dir / "validation.json")
     scorecard_points(card).to_csv(reports_dir / "scorecard_points.csv", index=False, encoding="utf-8-sig")
+    versions = data_version([mp["validated_dir"], mp["features_dir"], mp["truth_dir"]])
     card_path = reports_dir / "model_card.md"
-    card_path.write_text(model_card(model, catalog, v, data_version()), encoding="utf-8")
+    card_path.write_text(
+        model_card(model, catalog, v, versions),
+        encoding="utf-8",
+    )
     metrics = flat_metrics(v)
 
     tags = {
         "catalog_sha256": catalog.sha256,
         "valid_month": split.valid_month,
         "train_months": f"{split.train_months[0]}..{split.train_months[-1]}",
-        **{f"data.{k}": str(h) for k, h in data_version().items()},
+        **{f"data.{k}": str(h) for k, h in versions.items()},
     }
     run_id, version = registry.log_and_register(
         rp,
