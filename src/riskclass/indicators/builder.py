@@ -8,7 +8,6 @@ tables once and evaluates many month ends on them.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterable
 from datetime import date
@@ -151,7 +150,3 @@ def load_month(features_dir: Path, month: str) -> pd.DataFrame:
     if not path.exists():
         raise FileNotFoundError(f"{path}: no indicators for {month} (run `riskclass features --month {month}`)")
     return pd.read_parquet(path)
-
-
-def manifest(features_dir: Path) -> dict:
-    return json.loads((Path(features_dir) / "manifest.json").read_text(encoding="utf-8"))

@@ -95,12 +95,6 @@ class Catalog:
             out.setdefault(ind.source, []).append(ind)
         return out
 
-    def get(self, code: str) -> Indicator:
-        for ind in self.indicators:
-            if ind.code == code:
-                return ind
-        raise KeyError(code)
-
     @property
     def codes(self) -> list[str]:
         return [i.code for i in self.indicators]

@@ -132,11 +132,6 @@ def version_metrics(rp: dict, version: str) -> dict:
     return dict(client.get_run(mv.run_id).data.metrics)
 
 
-def version_tags(rp: dict, version: str) -> dict:
-    client = setup(rp)
-    return dict(client.get_model_version(rp["model_name"], version).tags)
-
-
 def load_version(rp: dict, version_or_alias: str) -> RiskModel:
     """The RiskModel behind a registered version ('3') or alias ('champion')."""
     setup(rp)
