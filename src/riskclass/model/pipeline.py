@@ -178,7 +178,7 @@ def train(p: dict, reports_dir: Path = Path("reports")) -> dict:
         "train_months": f"{split.train_months[0]}..{split.train_months[-1]}",
         **{f"data.{k}": str(h) for k, h in versions.items()},
     }
-    run_id, version = registry.log_and_register(
+    _run_id, version = registry.log_and_register(
         rp,
         out_dir,
         {k: p[k] for k in ("labels", "model", "score", "gates")},
@@ -196,9 +196,9 @@ def train(p: dict, reports_dir: Path = Path("reports")) -> dict:
     registry.set_alias(rp, registry.CHALLENGER, version, "pipeline", "latest training run")
     if registry.alias_version(rp, registry.CHAMPION) is None and not v["gate_failures"]:
         registry.set_alias(rp, registry.CHAMPION, version, "pipeline", "bootstrap: no champion yet, gates passed")
+    # no run id in the metrics file: it is a DVC metric, and the run is found from the version
     summary = {
         "version": version,
-        "run_id": run_id,
         **{k: round(x, 4) for k, x in metrics.items()},
         "gate_failures": v["gate_failures"],
     }
