@@ -36,6 +36,31 @@ def sha256_file(path: Path) -> str:
 
 
 @contextmanager
+def atomic_file(target: Path) -> Iterator[Path]:
+    """Yield a scratch path beside ``target`` that replaces it only if the block completes."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    os.replace(tmp, target)
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    with atomic_file(path) as tmp:
+        tmp.write_bytes(data)
+
+
+def atomic_parquet(frame: pd.DataFrame, path: Path) -> None:
+    with atomic_file(path) as tmp:
+        write_parquet(frame, tmp)
+
+
+@contextmanager
 def atomic_directory(target: Path) -> Iterator[Path]:
     """Yield a scratch directory that replaces ``target`` only if the block completes.
 

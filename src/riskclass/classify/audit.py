@@ -22,7 +22,7 @@ from importlib import metadata
 from pathlib import Path
 
 from riskclass import contract
-from riskclass.io import sha256_file
+from riskclass.io import atomic_write_bytes, sha256_file
 
 PACKAGES = ("riskclass", "pandas", "numpy", "pyarrow", "duckdb", "catboost", "scikit-learn", "mlflow")
 
@@ -99,8 +99,6 @@ def _version(name: str) -> str:
 
 
 def write_manifest(p: dict, month: str, out_dir: Path, model_dir: Path, catalog) -> Path:
-    from riskclass.classify.run import atomic_write_bytes
-
     manifest = build_manifest(p, month, out_dir, model_dir, catalog)
     path = manifest_dir(out_dir) / f"{month}.json"
     atomic_write_bytes(path, (json.dumps(manifest, ensure_ascii=False, indent=2, sort_keys=True) + "\n").encode())

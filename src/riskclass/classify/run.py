@@ -16,8 +16,6 @@ previous results intact; the same inputs, code and model give identical bytes.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +26,7 @@ from riskclass.classify.reasons import top_reasons
 from riskclass.classify.report import render_html, summarise
 from riskclass.indicators import load_catalog, load_month
 from riskclass.indicators.builder import build_one
-from riskclass.io import write_parquet
+from riskclass.io import atomic_parquet, atomic_write_bytes
 from riskclass.model.risk_model import RiskModel
 from riskclass.model.scoring import CLASSES
 
@@ -50,22 +48,6 @@ RESULT_COLUMNS = [
     "section",
     "entity_type",
 ]
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(data)
-    os.replace(tmp, path)
-
-
-def atomic_parquet(frame: pd.DataFrame, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(fd)
-    write_parquet(frame, Path(tmp))
-    os.replace(tmp, path)
 
 
 def classify_frame(frame: pd.DataFrame, model: RiskModel, p: dict, month: str, catalog) -> pd.DataFrame:

@@ -8,7 +8,6 @@ tables once and evaluates many month ends on them.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable
 from datetime import date
 from pathlib import Path
@@ -20,7 +19,7 @@ import pyarrow.parquet as pq
 
 from riskclass.indicators.catalog import Catalog, Indicator
 from riskclass.indicators.sources import connect, create_asof_views, stage
-from riskclass.io import atomic_directory, write_json
+from riskclass.io import atomic_directory, atomic_file, write_json
 
 _EPOCH = date(1970, 1, 1)
 
@@ -139,9 +138,8 @@ def build_one(
     table = compute_asof(con, catalog, month_end(month))
     con.close()
     target = out_dir / f"{month}.parquet"
-    tmp = out_dir / f".{month}.parquet.tmp"
-    pq.write_table(table.replace_schema_metadata(None), tmp, compression="zstd")
-    os.replace(tmp, target)
+    with atomic_file(target) as tmp:
+        pq.write_table(table.replace_schema_metadata(None), tmp, compression="zstd")
     return target
 
 

@@ -69,7 +69,7 @@ def _listings(sim: CitySimulation, uscc: np.ndarray) -> tuple[pd.DataFrame, pd.D
         }
     )
     ser = sim.serious.frame(["entity", "reason", "list_date", "listing_id"])
-    repaired = getattr(sim, "repaired_serious", {})
+    repaired = sim.repaired_serious
     serious = pd.DataFrame(
         {
             "listing_id": ser["listing_id"],

@@ -12,6 +12,7 @@ import pandas as pd
 
 from riskclass import codes
 from riskclass.contract import Table
+from riskclass.ingest.rules import parse_dates
 from riskclass.uscc import corrupt_check_character
 
 _BOOL_TEXT = {"en": ("true", "false"), "zh": ("是", "否")}
@@ -114,7 +115,7 @@ def corrupt(
             text.at[row, col] = ""
         elif kind == "end_before_start":
             start = next(s for s, e in table.date_order if e == col)
-            start_value = pd.to_datetime(text.loc[[row], start].map(_normalise_for_parse), errors="coerce").iloc[0]
+            start_value = parse_dates(text.loc[[row], start]).iloc[0]
             earlier = start_value - pd.Timedelta(days=10)
             text.at[row, col] = date_fmt.format(y=earlier.year, m=earlier.month, d=earlier.day)
     # duplicates are inserted right after their original, shifting later records
@@ -126,10 +127,6 @@ def corrupt(
         {"record": first_pos + is_dup, "kind": [kind for kind, _ in chosen], "column": [col for _, col in chosen]}
     )
     return text, log
-
-
-def _normalise_for_parse(value: str) -> str:
-    return value.replace("年", "-").replace("月", "-").replace("日", "").replace("/", "-")
 
 
 def write_table(text: pd.DataFrame, table: Table, fmt: dict, path_stem) -> str:

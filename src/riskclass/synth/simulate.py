@@ -116,6 +116,8 @@ class CitySimulation:
         self.debtor_end_t = np.full(n, 10**6)
         self.serious_open = np.zeros(n, dtype=bool)
         self.pending_penalty_t = np.full(n, -1)  # month a case transferred by an inspection is decided
+        self.repaired_serious: dict[str, np.datetime64] = {}  # serious listing id → credit-repair date
+        self.repaired_penalties: set[str] = set()
         # abnormal listings as parallel arrays (small relative to n)
         self.l_entity = np.zeros(0, dtype=np.int64)
         self.l_reason = np.zeros(0, dtype=object)
@@ -640,7 +642,6 @@ class CitySimulation:
             if hit.any():
                 dates = cal.random_day(rng, t, int(hit.sum()))
                 self.serious_open[ent[hit]] = False
-                self.repaired_serious = getattr(self, "repaired_serious", {})
                 self.repaired_serious.update(dict(zip(ids[hit], dates, strict=True)))
                 self.logs["credit_repairs"].add(
                     repair_id=self._ids("cr", int(hit.sum()), "XF{year}{seq:06d}", year),
@@ -655,7 +656,7 @@ class CitySimulation:
             decided = np.concatenate(pen._columns["decision_date"])
             cats = np.concatenate(pen._columns["penalty_category"])
             ids = np.concatenate(pen._columns["decision_no"])
-            done = set(getattr(self, "repaired_penalties", ()))
+            done = self.repaired_penalties
             eligible = np.isin(cats, ["warning", "fine"]) & (decided <= cal.month_start[t] - np.timedelta64(90, "D"))
             eligible &= ~np.isin(ids, list(done)) if done else True
             hit = eligible & (rng.random(len(ent)) < self.ev["repair_penalty_prob"])
