@@ -10,14 +10,11 @@ benchmarks/results/classify_<entities>.json and docs/benchmarks.md.
 
 from __future__ import annotations
 
-import argparse
 import copy
-import json
-import tempfile
 import time
 from pathlib import Path
 
-from measure import run_child_and_record
+from measure import validated_month_main
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -54,20 +51,7 @@ def run(validated: Path, month: str, work: Path) -> dict:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--validated", type=Path, required=True)
-    ap.add_argument("--month", default="2026-10")
-    ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
-    args = ap.parse_args()
-    if args.child:
-        with tempfile.TemporaryDirectory() as tmp:
-            print(json.dumps(run(args.validated, args.month, Path(tmp))))
-        return
-    run_child_and_record(
-        __file__,
-        ["--validated", str(args.validated), "--month", args.month],
-        lambda r: f"classify_{r['entities']}.json",
-    )
+    validated_month_main(__file__, __doc__, run, "classify")
 
 
 if __name__ == "__main__":

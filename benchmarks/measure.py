@@ -46,3 +46,25 @@ def run_child_and_record(script: str, args: list[str], result_name) -> dict:
     out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     print(json.dumps(result, indent=2))
     return result
+
+
+def validated_month_main(script: str, doc: str, run, prefix: str) -> None:
+    """The command line shared by benchmarks that take a validated snapshot and a month: parse, run
+    ``run(validated, month, scratch dir)`` in a measured child, record ``<prefix>_<entities>.json``."""
+    import argparse
+    import json
+    import tempfile
+    from pathlib import Path
+
+    ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--validated", type=Path, required=True)
+    ap.add_argument("--month", default="2026-10")
+    ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.child:
+        with tempfile.TemporaryDirectory() as tmp:
+            print(json.dumps(run(args.validated, args.month, Path(tmp))))
+        return
+    run_child_and_record(
+        script, ["--validated", str(args.validated), "--month", args.month], lambda r: f"{prefix}_{r['entities']}.json"
+    )

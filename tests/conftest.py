@@ -278,3 +278,42 @@ def write_snapshot(raw_dir: Path, rows: dict[str, list[dict]] | None = None, man
     if manifest:
         (raw_dir / "snapshot.json").write_text(json.dumps({"snapshot_date": SNAPSHOT}), encoding="utf-8")
     return raw_dir
+
+
+def classified_world(small_city: Path, validated: Path, params: dict, root: Path) -> tuple[dict, Path]:
+    """A champion trained on the small city, classes for 2026-09 and 2026-10, and parameters pointing at
+    scratch folders under ``root``."""
+    import copy
+
+    from riskclass.classify.run import classify_month
+    from riskclass.indicators import build, load_catalog, months_between
+    from riskclass.model.dataset import out_of_time_split
+    from riskclass.model.pipeline import snapshot_date
+    from riskclass.model.train import fit_risk_model
+
+    catalog = load_catalog(ROOT / "indicators.yaml")
+    build(validated, catalog, [*months_between("2024-06", "2024-10"), "2025-10"], root / "features")
+    p = copy.deepcopy(params)
+    p["features"].update(
+        out_dir=str(root / "features"),
+        validated_dir=str(validated),
+        catalog=str(ROOT / "indicators.yaml"),
+        feedback_dir=str(root / "feedback"),
+    )
+    p["model"].update(
+        features_dir=str(root / "features"), validated_dir=str(validated), truth_dir=str(small_city / "truth")
+    )
+    p["model"]["catboost"]["iterations"] = 40
+    split = out_of_time_split(p["model"], p["labels"], snapshot_date(validated))
+    model = fit_risk_model(
+        split.train, catalog, p["model"], {"anchor_probability": 0.24, "pdo": 300, "bands": p["score"]["bands"]}
+    )
+    model.info["registered_version"] = "7"
+    model.save(root / "champion")
+    p["classify"].update(
+        out_dir=str(root / "classes"), features_dir=str(root / "monthly"), model_dir=str(root / "champion")
+    )
+    p["plan"]["out_dir"] = str(root / "plans")
+    classify_month(p, "2026-09")
+    classify_month(p, "2026-10")
+    return p, root

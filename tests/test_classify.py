@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import json
 
 import numpy as np
@@ -13,13 +12,9 @@ from riskclass.classify.audit import reproduce, verify
 from riskclass.classify.overrides import apply_overrides, validate_rules
 from riskclass.classify.run import classify_month, entity_history
 from riskclass.cli import set_classify_month
-from riskclass.indicators import load_catalog
 from riskclass.io import sha256_file, write_parquet
-from riskclass.model.dataset import out_of_time_split
-from riskclass.model.pipeline import snapshot_date
-from riskclass.model.train import fit_risk_model
 
-from conftest import ROOT
+from conftest import ROOT, classified_world
 
 RULES = [
     {"id": "serious", "name_zh": "严重", "indicator": "x", "min_value": 1, "min_class": "D"},
@@ -54,32 +49,7 @@ def test_set_classify_month_keeps_the_rest_of_params(tmp_path):
 @pytest.fixture(scope="module")
 def world(small_city, small_city_ingested, params, tmp_path_factory):
     """A champion trained on the small city, and the parameters pointing at scratch folders."""
-    root = tmp_path_factory.mktemp("classify")
-    validated, _ = small_city_ingested
-    from riskclass.indicators import build, months_between
-
-    catalog = load_catalog(ROOT / "indicators.yaml")
-    build(validated, catalog, [*months_between("2024-06", "2024-10"), "2025-10"], root / "features")
-    p = copy.deepcopy(params)
-    p["features"].update(
-        out_dir=str(root / "features"), validated_dir=str(validated), catalog=str(ROOT / "indicators.yaml")
-    )
-    p["model"].update(
-        features_dir=str(root / "features"), validated_dir=str(validated), truth_dir=str(small_city / "truth")
-    )
-    p["model"]["catboost"]["iterations"] = 40
-    split = out_of_time_split(p["model"], p["labels"], snapshot_date(validated))
-    model = fit_risk_model(
-        split.train, catalog, p["model"], {"anchor_probability": 0.24, "pdo": 300, "bands": p["score"]["bands"]}
-    )
-    model.info["registered_version"] = "7"
-    model.save(root / "champion")
-    p["classify"].update(
-        out_dir=str(root / "classes"), features_dir=str(root / "monthly"), model_dir=str(root / "champion")
-    )
-    classify_month(p, "2026-09")
-    classify_month(p, "2026-10")
-    return p, root
+    return classified_world(small_city, small_city_ingested[0], params, tmp_path_factory.mktemp("classify"))
 
 
 def test_every_entity_gets_score_classes_reasons_and_version(world):

@@ -85,6 +85,8 @@ def test_rule_quarantines_the_row(tmp_path, table, index, column, value, rule):
 
 def test_every_rule_has_a_failing_example():
     covered = {case[-1] for case in CASES} | {"duplicate_key", "too_few_fields", "unknown_entity"}
+    covered |= {"unknown_reference"}  # tests/test_planning_inputs.py
+    covered |= {"not_in_plan", "plan_mismatch", "before_plan_start"}  # tests/test_plan_feedback.py
     assert covered == set(RULES)
 
 

@@ -96,7 +96,7 @@ def test_inspections_reveal_truth_with_realistic_frequencies(small_city, small_c
     assert joined.loc[problem, "violating"].mean() > 0.95
     assert joined.loc[joined["violating"] == True, "result_code"].ne("1").mean() > 0.7  # noqa: E712
     # the truth stays out of the raw snapshot
-    expected = {f"{t.name}.csv" for t in contract.TABLES} | {"snapshot.json"}
+    expected = {f"{t.name}.csv" for t in contract.ALL_TABLES} | {"snapshot.json"}
     assert {p.name for p in (small_city / "raw").iterdir()} == expected
 
 

@@ -267,7 +267,7 @@ def run(
     month: str = typer.Option(..., help="month YYYY-MM to classify (explicit: never derived from today)"),
     params: Path = typer.Option(Path("params.yaml"), help="parameters file"),
 ) -> None:
-    """The scheduled monthly job: set classify.month in params.yaml and `dvc repro` the pipeline."""
+    """The scheduled monthly job: set classify.month in params.yaml, `dvc repro` the classes and next month's plan."""
     import subprocess
 
     from riskclass.indicators.builder import month_end
@@ -279,7 +279,7 @@ def run(
         raise typer.Exit(code=2) from None
     set_classify_month(params, month)
     dvc = str(Path(sys.executable).with_name("dvc"))
-    result = subprocess.run([dvc, "repro", "classify"], check=False)
+    result = subprocess.run([dvc, "repro", "plan"], check=False)  # classify, then draft next month's plan
     raise typer.Exit(code=result.returncode)
 
 
@@ -297,6 +297,116 @@ def set_classify_month(params: Path, month: str) -> None:
             params.write_text("".join(lines), encoding="utf-8")
             return
     raise ValueError(f"{params}: no classify.month line to set")
+
+
+@app.command()
+def plan(
+    month: str = typer.Option(None, help="plan month YYYY-MM (draws on the classes of the month before)"),
+    classes_month: str = typer.Option(None, help="or: the classified month; the plan is for the month after"),
+    out: Path = typer.Option(None, help="output directory; the plan goes to OUT/<plan_id>/ [params plan.out_dir]"),
+    verify: bool = typer.Option(False, help="re-derive the plan from its inputs and seed and compare with OUT"),
+    params: Path = typer.Option(Path("params.yaml"), help="parameters file"),
+) -> None:
+    """Draw a 双随机 plan: objects per class and item, directed draws, random inspector assignment."""
+    from riskclass.indicators.builder import month_end
+    from riskclass.plan import PlanError, run_plan, verify_plan
+    from riskclass.plan.planner import plan_id_for
+
+    p = load_params(params)
+    if bool(month) == bool(classes_month):
+        console.print("[bold red]give exactly one of --month (the plan month) or --classes-month[/]")
+        raise typer.Exit(code=2)
+    try:
+        month = month or str(pd_period_next(classes_month))
+        month_end(month)
+        out = Path(out or p["plan"]["out_dir"])
+        if verify:
+            plan_dir = out / plan_id_for(p["plan"], month, p["city"]["prefecture"])
+            differ = verify_plan(p, month, plan_dir)
+            if differ:
+                for name, (theirs, fresh) in differ.items():
+                    console.print(f"[bold red]{plan_dir / name}[/]: {theirs[:12]} ≠ re-derived {fresh[:12]}")
+                raise typer.Exit(code=1)
+            console.print(f"{plan_dir}: every file re-derived byte for byte from its inputs and published seed")
+            return
+        _, summary, path = run_plan(p, month, out)
+    except (PlanError, FileNotFoundError, ValueError) as exc:
+        console.print(f"[bold red]planning failed:[/] {exc}")
+        raise typer.Exit(code=2) from None
+    console.print(
+        f"{summary['plan_id']}: {summary['checks']:,} checks of {summary['entities_checked']:,} entities "
+        f"(by class {summary['by_class']}); seed {summary['seed']} from '{summary['seed_text']}'; "
+        f"{summary['unassigned']} unassigned → {path}"
+    )
+
+
+def pd_period_next(month: str) -> str:
+    import pandas as pd
+
+    return str(pd.Period(month, freq="M") + 1)
+
+
+results_app = typer.Typer(help="The feedback loop: inspection results of a plan.", no_args_is_help=True)
+app.add_typer(results_app, name="results")
+
+
+@results_app.command("ingest")
+def results_ingest(
+    file: Path = typer.Argument(..., help="results file from the inspection platform (CSV or Parquet)"),
+    plan_dir: Path = typer.Option(..., help="the plan's directory (data/plans/<plan_id>)"),
+    received: str = typer.Option(None, help="date the file was received, YYYY-MM-DD [today]; later dates are refused"),
+    params: Path = typer.Option(Path("params.yaml"), help="parameters file"),
+) -> None:
+    """Validate a plan's results; accepted rows become inspection records the indicators see."""
+    from riskclass.ingest.reader import RawFileError
+    from riskclass.plan.results import ResultsError, evaluate_plan, ingest_results
+
+    p = load_params(params)
+    feedback = Path(p["features"]["feedback_dir"])
+    try:
+        report = ingest_results(file, plan_dir, feedback, received)
+        evaluation = evaluate_plan(plan_dir, feedback) if report["accepted"] else None
+    except (RawFileError, ResultsError) as exc:
+        console.print(f"[bold red]results ingest failed:[/] {exc}")
+        raise typer.Exit(code=2) from None
+    console.print(
+        f"{report['plan_id']}: read {report['read']}, accepted {report['accepted']}, quarantined "
+        f"{report['quarantined']} ({report['violations_by_rule']}); {report['outstanding_checks']} checks "
+        f"outstanding; {report['problems_found']} problems found → {report['feedback_file']}"
+    )
+    if evaluation is not None:
+        _print_rates(evaluation[evaluation["item_type"] == "all"], f"{report['plan_id']} problem rate by class (IPW)")
+
+
+def _print_rates(rates, title: str) -> None:
+    table = RichTable(title=title)
+    for col in ("class", "checks", "rate", "ci_low", "ci_high", "naive_rate"):
+        table.add_column(col)
+    for r in rates.to_dict("records"):
+        table.add_row(
+            r["class"], str(r["checks"]), *(f"{r[c]:.3f}" for c in ("rate", "ci_low", "ci_high", "naive_rate"))
+        )
+    Console().print(table)
+
+
+@results_app.command("simulate")
+def results_simulate(
+    plan_dir: Path = typer.Option(..., help="the plan's directory"),
+    out: Path = typer.Option(..., help="results CSV to write"),
+    faulty: int = typer.Option(0, help="rows to make faulty, to exercise the quarantine"),
+    params: Path = typer.Option(Path("params.yaml"), help="parameters file"),
+) -> None:
+    """Synthetic city only: the results the plan's checks would return, from the ground truth."""
+    import pandas as pd
+
+    from riskclass.synth.results import simulate_results
+
+    p = load_params(params)
+    items = pd.read_parquet(Path(p["features"]["validated_dir"]) / "check_items.parquet")
+    frame = simulate_results(
+        plan_dir, Path(p["synth"]["out_dir"]) / "truth", items, p["synth"]["inspections"], out, faulty
+    )
+    console.print(f"{out}: {len(frame):,} results")
 
 
 audit_app = typer.Typer(help="Verify and reproduce classified months (audit manifests).", no_args_is_help=True)

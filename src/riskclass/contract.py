@@ -9,6 +9,7 @@ drift apart. Column kinds:
 - ``key``        an identifier string (record ids, address keys)
 - ``text``       free text
 - ``code``       a value of a code list in ``resources/codes.yaml`` (code or its Chinese label accepted)
+- ``code_set``   several values of a code list separated by ``;``, ``；``, ``,`` or ``、``; stored sorted, ``;``-joined
 - ``industry``   GB/T 4754-2017 code: section letter + 2–4 digits of a division in that section
 - ``division``   GB/T 2260 six-digit division code known to the system
 - ``date``       a calendar date (2020-12-11, 2020/12/11, 2020年12月11日 or 20201211)
@@ -46,6 +47,9 @@ class Table:
     # (column, condition column, values): column is required when condition column is in values
     required_when: tuple[tuple[str, str, tuple[str, ...]], ...] = ()
     references_entities: bool = True  # `uscc` must name an accepted entity
+    # (column, table, key column): the value must name an accepted row of another table read before
+    references: tuple[tuple[str, str, str], ...] = ()
+    optional_file: bool = False  # a snapshot may omit the file (the report says so)
 
     @property
     def column_names(self) -> list[str]:
@@ -359,7 +363,114 @@ TABLES: tuple[Table, ...] = (
     ),
 )
 
-TABLES_BY_NAME: dict[str, Table] = {t.name: t for t in TABLES}
+# 一单两库: the random-check item list and the inspector directory (with declared conflicts), which
+# 双随机 planning reads. They travel in the raw snapshot but are optional there: the enterprise
+# tables are validated without them, and `riskclass plan` refuses to run if they were not supplied.
+PLANNING_TABLES: tuple[Table, ...] = (
+    Table(
+        "check_items",
+        "随机抽查事项清单",
+        "planning",
+        "The random-check item list: each item, whether it is a general or a key item, the entities it "
+        "applies to, the department that runs it and the qualification an inspector needs for it.",
+        (
+            Column("item_id", "key", "事项编号"),
+            Column("item_name", "text", "抽查事项名称"),
+            Column("item_type", "code", "事项类别", codes="inspection_item_types"),
+            Column("department", "code", "实施部门", codes="departments"),
+            Column("qualification", "code", "所需执法资格", codes="qualifications"),
+            Column(
+                "entity_types",
+                "code_set",
+                "适用主体类型",
+                required=False,
+                codes="entity_types",
+                doc="empty: every entity type",
+            ),
+            Column(
+                "industry_sections",
+                "code_set",
+                "适用行业门类",
+                required=False,
+                codes="industry_sections",
+                doc="empty: every industry",
+            ),
+            Column(
+                "domain",
+                "code",
+                "专业领域",
+                required=False,
+                codes="supervision_domains",
+                doc="the item applies only to entities licensed in this domain (通用+专业)",
+            ),
+            Column("basis", "text", "检查依据", required=False),
+            Column("active", "bool", "是否启用"),
+        ),
+        key=("item_id",),
+        references_entities=False,
+        optional_file=True,
+    ),
+    Table(
+        "inspectors",
+        "执法检查人员名录库",
+        "planning",
+        "The inspector directory: enforcement officers by their certificate number (no names), their "
+        "department, qualifications, availability window and the most checks they take per plan.",
+        (
+            Column("inspector_id", "key", "执法证号"),
+            Column("department", "code", "所属部门", codes="departments"),
+            Column("qualifications", "code_set", "执法资格", codes="qualifications"),
+            Column(
+                "available_from", "date", "可派期起", required=False, future_ok=True, doc="empty: available already"
+            ),
+            Column("available_to", "date", "可派期止", required=False, future_ok=True, doc="empty: open-ended"),
+            Column("capacity", "int", "每批次最多检查户数", min=1),
+            Column("active", "bool", "在岗"),
+        ),
+        key=("inspector_id",),
+        date_order=(("available_from", "available_to"),),
+        references_entities=False,
+        optional_file=True,
+    ),
+    Table(
+        "inspector_conflicts",
+        "执法人员回避声明",
+        "planning",
+        "Declared conflicts of interest: an inspector must never be assigned to check this entity.",
+        (
+            Column("conflict_id", "key", "声明编号"),
+            Column("inspector_id", "key", "执法证号"),
+            _uscc("the entity the inspector must not inspect"),
+            Column("reason", "code", "回避事由", codes="conflict_reasons"),
+            Column("declared_date", "date", "声明日期"),
+        ),
+        key=("conflict_id",),
+        references=(("inspector_id", "inspectors", "inspector_id"),),
+        optional_file=True,
+    ),
+)
+
+ALL_TABLES: tuple[Table, ...] = TABLES + PLANNING_TABLES
+
+# What the inspection platform returns for one of our plans (`riskclass results ingest`); accepted rows
+# become `inspections` records with the draw and inclusion probability the plan recorded.
+RESULTS_TABLE = Table(
+    "inspection_results",
+    "双随机抽查结果反馈",
+    "planning",
+    "Results of the checks of one plan, one row per check id of the plan (its results_template.csv). "
+    "Not part of a snapshot: each file is ingested against its plan.",
+    (
+        Column("check_id", "key", "检查任务编号", doc="a check id of the plan"),
+        _uscc("must be the entity the plan drew for this check"),
+        Column("inspection_date", "date", "检查日期", doc="on or after the plan's start date"),
+        Column("result_code", "code", "检查结果", codes="inspection_results"),
+        Column("disposition", "code", "后续处置", codes="inspection_dispositions"),
+    ),
+    key=("check_id",),
+    references_entities=False,
+)
+TABLES_BY_NAME: dict[str, Table] = {t.name: t for t in (*ALL_TABLES, RESULTS_TABLE)}
 
 FAMILIES = {
     "basic": "企业基础属性信息",
@@ -367,6 +478,7 @@ FAMILIES = {
     "supervision": "监管信息",
     "relationship": "关联关系信息",
     "social": "社会评价信息",
+    "planning": "双随机抽查配置（一单两库）",
 }
 
 

@@ -11,6 +11,7 @@ _KIND_TEXT = {
     "key": "identifier",
     "text": "text",
     "code": "code",
+    "code_set": "codes (;-separated)",
     "industry": "GB/T 4754 code",
     "division": "GB/T 2260 code",
     "date": "date",
@@ -28,7 +29,8 @@ def render() -> str:
         "",
         "A raw snapshot is a directory holding one file per table below, named `<table>.csv` or",
         "`<table>.parquet`, plus an optional `snapshot.json` (`snapshot_date`, and per table the",
-        "declared `rows`, which ingest uses to detect truncated files).",
+        "declared `rows`, which ingest uses to detect truncated files). The three 双随机 planning tables",
+        "(family 一单两库) are optional in a snapshot; the enterprise tables are required.",
         "",
         "- CSV files may be UTF-8, UTF-8 with BOM or GB18030; headers may use the English column name",
         "  or the Chinese label; one title row above the header is tolerated.",
@@ -44,9 +46,9 @@ def render() -> str:
         "| table | 名称 | family | key | rows describe |",
         "|---|---|---|---|---|",
     ]
-    for t in contract.TABLES:
+    for t in contract.ALL_TABLES:
         lines.append(f"| `{t.name}` | {t.label} | {contract.FAMILIES[t.family]} | {', '.join(t.key)} | {t.doc} |")
-    for t in contract.TABLES:
+    for t in (*contract.ALL_TABLES, contract.RESULTS_TABLE):
         lines += [
             "",
             f"### `{t.name}` — {t.label}",
@@ -83,6 +85,13 @@ def render() -> str:
             )
         if t.references_entities:
             extra.append("`uscc` must name an entity accepted from `entities`.")
+        for col, other, key in t.references:
+            extra.append(f"`{col}` must name a row accepted from `{other}` (its `{key}`).")
+        if t.optional_file:
+            extra.append(
+                "The file is optional in a snapshot (the ingest report lists it under `not_supplied`); "
+                "`riskclass plan` needs it."
+            )
         if extra:
             lines += ["", *extra]
     lines += ["", "## Validation rules (quarantine rule ids)", "", "| rule | meaning |", "|---|---|"]

@@ -22,6 +22,7 @@ from importlib import metadata
 from pathlib import Path
 
 from riskclass import contract
+from riskclass.inspections import feedback_files
 from riskclass.io import atomic_write_bytes, sha256_file
 
 PACKAGES = ("riskclass", "pandas", "numpy", "pyarrow", "duckdb", "catboost", "scikit-learn", "mlflow")
@@ -56,6 +57,7 @@ def input_files(p: dict, month: str) -> dict[str, Path]:
     files = {f"features/{month}.parquet": Path(p["classify"]["features_dir"]) / f"{month}.parquet"}
     validated = Path(p["features"]["validated_dir"])
     files.update({f"validated/{t.name}.parquet": validated / f"{t.name}.parquet" for t in contract.TABLES})
+    files.update({f"feedback/{f.name}": f for f in feedback_files(Path(p["features"]["feedback_dir"]))})
     return files
 
 

@@ -50,11 +50,17 @@ RESULT_COLUMNS = [
 ]
 
 
+def assign_classes(frame: pd.DataFrame, model: RiskModel, overrides: list[dict]):
+    """Score and class one month's indicators: (probability, score, model class, final class, override)."""
+    prob, score, model_class = model.scored(frame)
+    final, fired = apply_overrides(frame, model_class, overrides)
+    return prob, score, model_class, final, fired
+
+
 def classify_frame(frame: pd.DataFrame, model: RiskModel, p: dict, month: str, catalog) -> pd.DataFrame:
     cp = p["classify"]
     validate_rules(cp["overrides"], set(catalog.codes))
-    prob, score, model_class = model.scored(frame)
-    final, fired = apply_overrides(frame, model_class, cp["overrides"])
+    prob, score, model_class, final, fired = assign_classes(frame, model, cp["overrides"])
     # SHAP values are n × indicators doubles: compute them in slices to bound memory
     reasons = pd.concat(
         [
@@ -114,6 +120,7 @@ def classify_month(p: dict, month: str, out_dir: Path | None = None, model_dir: 
         features_dir,
         memory_limit=p["features"]["memory_limit"],
         threads=p["features"]["threads"],
+        feedback_dir=Path(p["features"]["feedback_dir"]),
     )
     frame = load_month(features_dir, month)
     result = classify_frame(frame, model, p, month, catalog)

@@ -39,6 +39,7 @@ def run(
         memory_limit=fp["memory_limit"],
         threads=fp["threads"],
         progress=progress,
+        feedback_dir=Path(fp["feedback_dir"]),
     )
     frame = load_month(Path(fp["out_dir"]), month)
     summary = summarise(frame, catalog)

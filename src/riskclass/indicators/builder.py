@@ -102,11 +102,12 @@ def build(
     memory_limit: str = "4GB",
     threads: int = 2,
     progress=None,
+    feedback_dir: Path | None = None,
 ) -> dict:
     """Build one Parquet table per month into ``out_dir`` (replaced atomically); return the manifest."""
     months = sorted(set(months))
     con = connect(memory_limit, threads)
-    stage(con, Path(validated_dir))
+    stage(con, Path(validated_dir), feedback_dir)
     manifest = {
         "catalog_sha256": catalog.sha256,
         "catalog_version": catalog.version,
@@ -128,13 +129,20 @@ def build(
 
 
 def build_one(
-    validated_dir: Path, catalog: Catalog, month: str, out_dir: Path, *, memory_limit: str = "4GB", threads: int = 2
+    validated_dir: Path,
+    catalog: Catalog,
+    month: str,
+    out_dir: Path,
+    *,
+    memory_limit: str = "4GB",
+    threads: int = 2,
+    feedback_dir: Path | None = None,
 ) -> Path:
     """Build one month into ``out_dir/<month>.parquet`` atomically, leaving other months in place."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     con = connect(memory_limit, threads)
-    stage(con, Path(validated_dir))
+    stage(con, Path(validated_dir), feedback_dir)
     table = compute_asof(con, catalog, month_end(month))
     con.close()
     target = out_dir / f"{month}.parquet"

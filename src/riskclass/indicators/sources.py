@@ -19,6 +19,7 @@ from pathlib import Path
 import duckdb
 
 from riskclass import codes, contract
+from riskclass.inspections import feedback_files, load_inspections
 
 # the column that dates each record: rows after the as-of date are invisible
 EVENT_DAY = {
@@ -85,13 +86,21 @@ def connect(memory_limit: str, threads: int) -> duckdb.DuckDBPyConnection:
     return con
 
 
-def stage(con: duckdb.DuckDBPyConnection, validated_dir: Path) -> None:
-    """Load every validated table once, with integer day numbers for dates."""
+def stage(con: duckdb.DuckDBPyConnection, validated_dir: Path, feedback_dir: Path | None = None) -> None:
+    """Load every validated table once, with integer day numbers for dates.
+
+    Inspections include the accepted results of our own plans (``feedback_dir``), so the month after
+    a plan's checks the indicators see them.
+    """
     problem_codes = ", ".join(f"'{c}'" for c in codes.inspection_problem_codes())
     for table in contract.TABLES:
         path = Path(validated_dir) / f"{table.name}.parquet"
         if not path.exists():
             raise FileNotFoundError(f"{path}: validated table missing (run `riskclass ingest` first)")
+        source = f"read_parquet('{path.as_posix()}')"
+        if table.name == "inspections" and feedback_files(feedback_dir):
+            con.register("inspections_with_feedback", load_inspections(validated_dir, feedback_dir))
+            source = "inspections_with_feedback"
         select = []
         for col in table.columns:
             if col.kind == "date":
@@ -110,10 +119,7 @@ def stage(con: duckdb.DuckDBPyConnection, validated_dir: Path) -> None:
             )
         if table.name == "inspections":
             select.append(f"result_code IN ({problem_codes}) AS problem")
-        con.execute(
-            f"CREATE OR REPLACE TABLE stg_{table.name} AS SELECT {', '.join(select)} "
-            f"FROM read_parquet('{path.as_posix()}')"
-        )
+        con.execute(f"CREATE OR REPLACE TABLE stg_{table.name} AS SELECT {', '.join(select)} FROM {source}")
 
 
 # attributes that become known only with a later event: hidden while that event lies after the date

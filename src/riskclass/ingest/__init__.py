@@ -7,6 +7,7 @@ row is kept with its file, row number, column, rule, value and the whole origina
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +21,7 @@ from riskclass.ingest.rules import (
     check_column,
     check_duplicates,
     check_references,
+    check_table_references,
     check_table_rules,
 )
 from riskclass.io import atomic_directory, write_json, write_parquet
@@ -43,8 +45,18 @@ def _snapshot_manifest(raw_dir: Path) -> dict:
         raise RawFileError(path, f"not valid JSON ({exc})") from None
 
 
-def validate_table(table: contract.Table, raw, snapshot: pd.Timestamp, registry: dict | None):
-    """Validate one raw table. Returns (accepted typed frame, quarantine frame, summary dict)."""
+def validate_table(
+    table: contract.Table,
+    raw,
+    snapshot: pd.Timestamp,
+    registry: dict | None,
+    accepted_keys: dict | None = None,
+    extra_rules: Callable[[pd.DataFrame, Findings], None] | None = None,
+):
+    """Validate one raw table. Returns (accepted typed frame, quarantine frame, summary dict, detail).
+
+    ``extra_rules(typed, found)`` adds checks a caller knows of (e.g. results against their plan).
+    """
     text = raw.frame
     n = len(text)
     found = Findings()
@@ -54,6 +66,10 @@ def validate_table(table: contract.Table, raw, snapshot: pd.Timestamp, registry:
     check_table_rules(table, typed, text, found)
     if table.references_entities and registry is not None:
         check_references(typed, registry["accepted"], registry["quarantined_rows"], registry["file"], found)
+    if table.references:
+        check_table_references(table, typed, accepted_keys or {}, found)
+    if extra_rules is not None:
+        extra_rules(typed, found)
     row_numbers = raw.row_numbers().to_numpy()
     check_duplicates(table, text, found.bad_mask(n), row_numbers, found)
     bad = found.bad_mask(n)
@@ -104,15 +120,24 @@ def ingest(raw_dir: Path, out_dir: Path, snapshot_date: str | None = None, show_
     snapshot = pd.Timestamp(snapshot_date)
     declared_rows = {k: v.get("rows") for k, v in manifest.get("tables", {}).items()}
 
-    paths = {t.name: find_file(raw_dir, t) for t in contract.TABLES}  # fail fast on missing files
-    report: dict = {"snapshot_date": str(snapshot.date()), "raw_dir": str(raw_dir), "tables": {}}
+    # fail fast on missing files; optional (planning) tables may be absent, and the report says so
+    paths = {t.name: find_file(raw_dir, t, optional=t.optional_file) for t in contract.ALL_TABLES}
+    report: dict = {
+        "snapshot_date": str(snapshot.date()),
+        "raw_dir": str(raw_dir),
+        "tables": {},
+        "not_supplied": sorted(name for name, path in paths.items() if path is None),
+    }
     quarantines = []
     registry = None
+    accepted_keys: dict[str, set] = {}
+    supplied = [t for t in contract.ALL_TABLES if paths[t.name] is not None]
     with atomic_directory(out_dir) as scratch, Progress(disable=not show_progress, transient=True) as progress:
-        task = progress.add_task("validating tables", total=len(contract.TABLES))
-        for table in contract.TABLES:  # entities first: the others reference it
+        task = progress.add_task("validating tables", total=len(supplied))
+        for table in supplied:  # entities first and inspectors before conflicts: later tables reference them
             raw = read_raw(paths[table.name], table, declared_rows.get(table.name))
-            accepted, quarantine, summary, detail = validate_table(table, raw, snapshot, registry)
+            accepted, quarantine, summary, detail = validate_table(table, raw, snapshot, registry, accepted_keys)
+            accepted_keys[table.name] = set(accepted[table.key[0]]) if len(table.key) == 1 else set()
             if table.name == "entities":
                 bad, typed = detail["bad"], detail["typed"]
                 quarantined_codes = typed["uscc"][bad].dropna()

@@ -43,9 +43,11 @@ class RawFile:
         return pd.Series(range(first, first + len(self.frame)))
 
 
-def find_file(raw_dir: Path, table: Table) -> Path:
+def find_file(raw_dir: Path, table: Table, optional: bool = False) -> Path | None:
     candidates = [raw_dir / f"{table.name}.{ext}" for ext in ("csv", "parquet")]
     found = [p for p in candidates if p.exists()]
+    if not found and optional:
+        return None
     if not found:
         raise RawFileError(
             raw_dir / f"{table.name}.csv",

@@ -38,7 +38,11 @@ RULES = {
     "out_of_range": "the number lies outside its allowed range",
     "conditionally_required": "a value required by another column's value is empty",
     "unknown_entity": "the USCC names no accepted entity of the registry",
+    "unknown_reference": "the value names no accepted row of the table it refers to",
     "duplicate_key": "the key repeats an earlier accepted row",
+    "not_in_plan": "the check id is not a check of this plan",
+    "plan_mismatch": "the USCC is not the entity the plan drew for this check",
+    "before_plan_start": "the inspection date lies before the plan's start date",
 }
 
 _PSEUDONYM = re.compile(r"^P[0-9A-F]{16}$")
@@ -127,6 +131,18 @@ def _code_lookup(list_name: str) -> dict[str, str]:
     return lookup
 
 
+_SET_SEPARATORS = re.compile(r"[;；,，、]")
+
+
+def _canonical_code_set(value: str, lookup: dict[str, str]) -> str | None:
+    """'individual；企业' → 'enterprise;individual'; None when any element is unknown."""
+    elements = [e.strip() for e in _SET_SEPARATORS.split(value) if e.strip()]
+    mapped = [lookup.get(e) for e in elements]
+    if not mapped or any(m is None for m in mapped):
+        return None
+    return ";".join(sorted(set(mapped)))
+
+
 def check_column(col: Column, text: pd.Series, snapshot: pd.Timestamp, found: Findings) -> pd.Series:
     """Apply the column's rules; return the parsed (typed) values, NA where empty or invalid."""
     empty = (text == "").to_numpy()
@@ -150,6 +166,17 @@ def check_column(col: Column, text: pd.Series, snapshot: pd.Timestamp, found: Fi
             col.name,
             "unknown_code",
             f"not in code list '{col.codes}' ({', '.join(list(codes.labels(col.codes))[:8])} …)",
+        )
+        return mapped.astype(object).where(mapped.notna(), None)
+    if kind == "code_set":
+        lookup = _code_lookup(col.codes)
+        canonical = {value: _canonical_code_set(value, lookup) for value in pd.unique(text[present])}
+        mapped = text.map(canonical)
+        found.add(
+            present & mapped.isna().to_numpy(),
+            col.name,
+            "unknown_code",
+            f"an element is not in code list '{col.codes}' ({', '.join(list(codes.labels(col.codes))[:8])} …)",
         )
         return mapped.astype(object).where(mapped.notna(), None)
     if kind == "industry":
@@ -241,6 +268,19 @@ def check_references(
         dtype=object,
     )
     found.add(rows, "uscc", "unknown_entity", messages)
+
+
+def check_table_references(table: Table, typed: pd.DataFrame, accepted_keys: dict[str, set], found: Findings) -> None:
+    """Columns that must name an accepted row of another table (e.g. a conflict's inspector)."""
+    for column, other, key in table.references:
+        known = accepted_keys.get(other, set())
+        missing = typed[column].notna() & ~typed[column].isin(known)
+        found.add(
+            missing.to_numpy(dtype=bool),
+            column,
+            "unknown_reference",
+            f"no accepted row of '{other}' has this {key}",
+        )
 
 
 def check_duplicates(

@@ -19,6 +19,7 @@ from riskclass.synth.calendar import Calendar
 from riskclass.synth.city import build_registry
 from riskclass.synth.export import corrupt, render, write_table
 from riskclass.synth.licences import licence_records
+from riskclass.synth.planning import check_items, conflicts, inspectors
 from riskclass.synth.simulate import EVENT_TABLES, NAT, CitySimulation
 
 
@@ -125,10 +126,17 @@ def generate(
         raw.mkdir()
         truth.mkdir()
         logs = []
-        for table in contract.TABLES:
+        # the planning inputs draw from their own stream, so the enterprise tables do not depend on them
+        plan_rng = np.random.default_rng([seed, 6])
+        tables["check_items"] = check_items()
+        tables["inspectors"] = inspectors(plan_rng, entities, sp["planning"], snapshot)
+        alive = entities_df.loc[entities_df["status"] == "active", "uscc"].to_numpy()
+        tables["inspector_conflicts"] = conflicts(plan_rng, tables["inspectors"], alive, sp["planning"], snapshot)
+        for table in contract.ALL_TABLES:
             fmt = {**sp["formats"]["default"], **sp["formats"].get(table.name, {})}
             text = render(tables[table.name], table, fmt)
-            text, log = corrupt(text, table, fmt, sp["corruption_rate"], snapshot, rng)
+            table_rng = rng if table in contract.TABLES else plan_rng
+            text, log = corrupt(text, table, fmt, sp["corruption_rate"], snapshot, table_rng)
             file_name = write_table(text, table, fmt, raw / table.name)
             offset = 1 + int(bool(fmt.get("title_row"))) if fmt["file_format"] == "csv" else 0
             log.insert(0, "file", file_name)

@@ -1,0 +1,87 @@
+"""Problem rates estimated from random draws, by inverse-probability weighting.
+
+Targeted checks find more problems than random ones, so the raw share of problems among checks says
+little about a class. A random draw records each unit's inclusion probability π; weighting each checked
+unit by 1/π estimates what checking the whole class would have found. The Hájek (ratio) estimator
+
+    p̂ = Σ y/π / Σ 1/π
+
+and its linearised standard error  √(Σ (1 − π) (y − p̂)² / π²) / Σ 1/π  (units with π = 1 carry no
+sampling variance). Problems are rare in low-risk classes, where a normal interval p̂ ± 1.96·SE covers
+badly (the plug-in SE collapses when the few low-probability checks find nothing), so the reported
+interval is Wilson's at the design's effective sample size (``wilson_interval``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+Z95 = 1.959963984540054
+
+
+def ipw_rates(sample: pd.DataFrame, by: str | list[str], outcome: str = "problem") -> pd.DataFrame:
+    """Per group: checks, estimated population size, IPW rate with 95 % CI, and the naive share."""
+    by = [by] if isinstance(by, str) else list(by)
+    if sample["inclusion_prob"].isna().any() or (sample["inclusion_prob"] <= 0).any():
+        raise ValueError("IPW needs an inclusion probability in (0, 1] for every checked unit")
+    rows = []
+    for key, g in sample.groupby(by, sort=True, observed=True):
+        pi = g["inclusion_prob"].to_numpy(dtype=float)
+        y = g[outcome].to_numpy(dtype=float)
+        w = 1.0 / pi
+        n_hat = w.sum()
+        rate = float((w * y).sum() / n_hat)
+        var = float(((1.0 - pi) * (w * (y - rate)) ** 2).sum() / n_hat**2)
+        se = var**0.5
+        low, high = wilson_interval(rate, pi)
+        rows.append(
+            {
+                **dict(zip(by, key if isinstance(key, tuple) else (key,), strict=True)),
+                "checks": len(g),
+                "population_est": round(float(n_hat), 1),
+                "rate": rate,
+                "se": se,
+                "ci_low": low,
+                "ci_high": high,
+                "naive_rate": float(y.mean()),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def wilson_interval(rate: float, pi: np.ndarray) -> tuple[float, float]:
+    """95 % Wilson interval at the design's effective sample size.
+
+    The effective size is Kish's (Σw)²/Σw² — what the unequal weights leave of the n checks — divided
+    by (1 − n/N̂) for the share of the population checked. Unlike a plug-in of the estimated variance it
+    does not collapse when a class's low-probability checks happen to find no problem. A census (every
+    π = 1) has no sampling error.
+    """
+    if (pi >= 1).all():
+        return rate, rate
+    w = 1.0 / pi
+    n_eff = w.sum() ** 2 / (w**2).sum() / (1.0 - min(len(pi) / w.sum(), 0.99))
+    z2 = Z95**2
+    centre = (rate + z2 / (2 * n_eff)) / (1 + z2 / n_eff)
+    half = Z95 / (1 + z2 / n_eff) * np.sqrt(rate * (1 - rate) / n_eff + z2 / (4 * n_eff**2))
+    return max(0.0, float(centre - half)), min(1.0, float(centre + half))
+
+
+def random_checks_with_classes(inspections: pd.DataFrame, class_history: pd.DataFrame) -> pd.DataFrame:
+    """Random-draw inspections joined to the entity's class in the month before the check."""
+    from riskclass import codes
+
+    drawn = inspections[inspections["draw_type"].isin(["undirected", "directed"])].copy()
+    drawn["month"] = (drawn["inspection_date"].dt.to_period("M") - 1).astype(str)
+    drawn["problem"] = drawn["result_code"].isin(codes.inspection_problem_codes())
+    out = drawn.merge(class_history[["uscc", "month", "class"]], on=["uscc", "month"], how="inner")
+    return out.assign(inclusion_prob=out["inclusion_prob"].astype(float))
+
+
+def estimates_table(rates: pd.DataFrame) -> list[dict]:
+    """JSON-ready rows with rounded figures."""
+    out = rates.copy()
+    for c in ("rate", "se", "ci_low", "ci_high", "naive_rate"):
+        out[c] = out[c].round(4)
+    return out.to_dict(orient="records")

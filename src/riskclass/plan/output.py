@@ -1,0 +1,164 @@
+"""Writing a plan: CSV and Excel for the inspection platform, the draw's audit files and a summary.
+
+``<out>/<plan_id>/``:
+
+- ``plan.csv``               one row per check (entity × item) with inspectors and dates (UTF-8 with BOM)
+- ``plan.xlsx``              the same in Chinese, with the summary, strata, workloads and the seed
+- ``inclusion.parquet``      every candidate (entity × item) with its inclusion probability and whether drawn
+- ``strata.csv``             every draw: population N, floor, target, drawn n, probability
+- ``results_template.csv``   what the platform returns (`riskclass results ingest`)
+- ``summary.json``           counts per class, district and item; expected findings; seed; input hashes
+
+Same inputs → identical bytes (the Excel file's timestamps are pinned to the plan date).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import zipfile
+from pathlib import Path
+
+import pandas as pd
+
+from riskclass import codes
+from riskclass.io import atomic_directory, write_parquet
+from riskclass.model.scoring import CLASSES
+from riskclass.plan.planner import Plan
+
+PLAN_COLUMNS = {
+    "plan_id": "抽查计划编号",
+    "check_id": "检查任务编号",
+    "uscc": "统一社会信用代码",
+    "name": "名称",
+    "district": "行政区划代码",
+    "class": "信用风险分类",
+    "item_id": "事项编号",
+    "item_name": "抽查事项",
+    "item_type": "事项类别",
+    "department": "实施部门",
+    "draw_type": "抽取方式",
+    "directed_by": "定向条件",
+    "inclusion_prob": "入样概率",
+    "inspector_1": "执法人员1",
+    "inspector_2": "执法人员2",
+    "start_date": "开始日期",
+    "due_date": "完成期限",
+    "unassigned_reason": "未派员原因",
+}
+RESULT_TEMPLATE = ["check_id", "uscc", "inspection_date", "result_code", "disposition"]
+
+
+def expected_findings(plan: Plan, rates: pd.DataFrame | None) -> dict:
+    """Checks per class × the class's IPW problem rate from earlier random checks."""
+    if rates is None or rates.empty:
+        return {"total": None, "why": "no earlier random checks with classes to estimate problem rates from"}
+    by_class = plan.checks["class"].value_counts()
+    rate = rates.set_index("class")["rate"]
+    per_class = {k: round(float(by_class.get(k, 0) * rate.get(k, float("nan"))), 1) for k in CLASSES}
+    known = {k: v for k, v in per_class.items() if v == v}
+    return {
+        "total": round(sum(known.values()), 1),
+        "by_class": known,
+        "rate_basis": {
+            r["class"]: {"rate": round(r["rate"], 4), "checks": r["checks"]} for r in rates.to_dict("records")
+        },
+    }
+
+
+def summarise(plan: Plan, rates: pd.DataFrame | None) -> dict:
+    c, f = plan.checks, plan.frame
+    counts = lambda col: {str(k): int(v) for k, v in c[col].value_counts().sort_index().items()}  # noqa: E731
+    population = f[~f["cooled_off"]].groupby("class").size()
+    realised = (
+        plan.strata[plan.strata["draw_type"] == "undirected"]
+        .groupby(["item_id", "class"])[["N", "n"]]
+        .sum()
+        .assign(ratio=lambda d: (d["n"] / d["N"].clip(lower=1)).round(4))
+    )
+    return {
+        **plan.summary,
+        "by_class": counts("class"),
+        "by_district": counts("district"),
+        "by_item": counts("item_id"),
+        "by_draw_type": counts("draw_type"),
+        "candidates_by_class": {str(k): int(v) for k, v in population.items()},
+        "realised_ratio": {f"{i}/{k}": r for (i, k), r in realised["ratio"].items()},
+        "inspector_load": {
+            "assigned_inspectors": int((plan.loads["assigned"] > 0).sum()),
+            "min": int(plan.loads.loc[plan.loads["assigned"] > 0, "assigned"].min() if len(c) else 0),
+            "max": int(plan.loads["assigned"].max()),
+        },
+        "expected_findings": expected_findings(plan, rates),
+    }
+
+
+def _xlsx_bytes(sheets: dict[str, pd.DataFrame], when: pd.Timestamp) -> bytes:
+    """An .xlsx whose bytes depend only on the data (document and zip timestamps pinned)."""
+    buffer = io.BytesIO()
+    with pd.ExcelWriter(buffer, engine="openpyxl") as writer:
+        for name, frame in sheets.items():
+            frame.to_excel(writer, sheet_name=name, index=False)
+        writer.book.properties.created = when.to_pydatetime()
+    pinned = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(buffer.getvalue())) as src, zipfile.ZipFile(pinned, "w") as dst:
+        for info in src.infolist():
+            fixed = zipfile.ZipInfo(info.filename, date_time=(1980, 1, 1, 0, 0, 0))
+            fixed.compress_type = zipfile.ZIP_DEFLATED
+            data = src.read(info.filename)
+            if info.filename == "docProps/core.xml":  # openpyxl stamps "modified" with the clock on save
+                stamp = when.strftime("%Y-%m-%dT%H:%M:%SZ").encode()
+                data = re.sub(rb"(<dcterms:modified[^>]*>)[^<]*(<)", rb"\g<1>" + stamp + rb"\g<2>", data)
+            dst.writestr(fixed, data)
+    return pinned.getvalue()
+
+
+def _chinese(frame: pd.DataFrame) -> pd.DataFrame:
+    out = frame[[c for c in PLAN_COLUMNS if c in frame.columns]].copy()
+    out["item_type"] = out["item_type"].map(codes.labels("inspection_item_types"))
+    out["department"] = out["department"].map(codes.labels("departments"))
+    out["draw_type"] = out["draw_type"].map(codes.labels("draw_types"))
+    out["district"] = out["district"].map(codes.labels("divisions")).fillna(out["district"])
+    return out.rename(columns=PLAN_COLUMNS)
+
+
+def write_plan(plan: Plan, summary: dict, out_dir: Path) -> Path:
+    target = Path(out_dir) / plan.plan_id
+    csv_columns = [c for c in PLAN_COLUMNS if c in plan.checks.columns]
+    checks = plan.checks[csv_columns]
+    summary_rows = pd.DataFrame(
+        [("类别 " + k, v) for k, v in summary["by_class"].items()]
+        + [("事项 " + k, v) for k, v in summary["by_item"].items()]
+        + [("区县 " + codes.labels("divisions").get(k, k), v) for k, v in summary["by_district"].items()],
+        columns=["分组", "检查户次"],
+    )
+    params_rows = pd.DataFrame(
+        [
+            (k, str(summary[k]))
+            for k in ("plan_id", "seed_text", "seed", "start_date", "due_date", "capacity", "checks")
+        ],
+        columns=["参数", "值"],
+    )
+    with atomic_directory(target) as scratch:
+        checks.to_csv(scratch / "plan.csv", index=False, encoding="utf-8-sig", lineterminator="\n")
+        (scratch / "plan.xlsx").write_bytes(
+            _xlsx_bytes(
+                {
+                    "抽查计划": _chinese(checks),
+                    "汇总": summary_rows,
+                    "分层抽样": plan.strata,
+                    "执法人员工作量": plan.loads,
+                    "参数与随机种子": params_rows,
+                },
+                plan.start,
+            )
+        )
+        write_parquet(plan.frame, scratch / "inclusion.parquet")
+        plan.strata.to_csv(scratch / "strata.csv", index=False, lineterminator="\n")
+        template = plan.checks[["check_id", "uscc"]].assign(inspection_date="", result_code="", disposition="")
+        template.to_csv(scratch / "results_template.csv", index=False, encoding="utf-8-sig", lineterminator="\n")
+        (scratch / "summary.json").write_text(
+            json.dumps(summary, ensure_ascii=False, indent=2, sort_keys=True) + "\n", encoding="utf-8"
+        )
+    return target

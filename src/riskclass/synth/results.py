@@ -1,0 +1,72 @@
+"""Synthetic inspection results for a plan: what the platform would return if the plan were carried out.
+
+Each check finds a problem when the entity is truly violating (ground truth, latest simulated month)
+and the inspector detects it; result codes and dispositions follow the same tables as the simulated
+history. Optionally a few rows are made faulty (unknown result code, wrong entity, unplanned check) to
+exercise the quarantine.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from riskclass.synth.simulate import _DISPOSITION, _RESULT_BY_TYPE
+
+# the violation type a check of each qualification looks for
+_TYPE_BY_QUALIFICATION = {
+    "food": "food_safety",
+    "drug": "drug_safety",
+    "special_equipment": "special_equipment",
+    "product_quality": "product_quality",
+    "general": "registration",
+}
+
+
+def simulate_results(
+    plan_dir: Path, truth_dir: Path, items: pd.DataFrame, inspections_spec: dict, out_file: Path, faulty: int = 0
+) -> pd.DataFrame:
+    checks = pd.read_csv(Path(plan_dir) / "plan.csv", dtype=str, encoding="utf-8-sig", keep_default_na=False)
+    truth = pd.read_parquet(Path(truth_dir) / "entity_month.parquet", columns=["uscc", "month", "violating"])
+    latest = truth[truth["month"] == truth["month"].max()].set_index("uscc")["violating"]
+    seed = int(checks["check_id"].iloc[0].encode().hex()[-12:], 16) if len(checks) else 0
+    rng = np.random.default_rng(seed)
+    n = len(checks)
+    violating = checks["uscc"].map(latest).fillna(False).to_numpy(dtype=bool)
+    detected = violating & (rng.random(n) < inspections_spec["detection_prob"])
+    result = np.full(n, "1", dtype=object)
+    u = rng.random(n)
+    not_operating, closed = inspections_spec["not_operating_prob"], inspections_spec["closed_prob"]
+    result[~violating & (u < not_operating)] = "F"
+    result[~violating & (u >= not_operating) & (u < not_operating + closed)] = "7"
+    qualification = checks["item_id"].map(items.set_index("item_id")["qualification"]).to_numpy()
+    vtype = np.array([_TYPE_BY_QUALIFICATION.get(q, "default") for q in qualification], dtype=object)
+    for kind in np.unique(vtype[detected]):
+        m = detected & (vtype == kind)
+        options, probs = _RESULT_BY_TYPE[kind]
+        result[m] = np.array(options, dtype=object)[rng.choice(len(options), int(m.sum()), p=probs)]
+    start = pd.Timestamp(checks["start_date"].iloc[0]) if n else pd.Timestamp("1970-01-01")
+    dates = start + pd.to_timedelta(rng.integers(0, 28, n), unit="D")
+    out = pd.DataFrame(
+        {
+            "check_id": checks["check_id"],
+            "uscc": checks["uscc"],
+            "inspection_date": dates.strftime("%Y-%m-%d"),
+            "result_code": result,
+            "disposition": [_DISPOSITION.get(code, "correct") for code in result],
+        }
+    )
+    if faulty:
+        rows = rng.choice(n, min(faulty, n), replace=False)
+        for j, row in enumerate(rows):
+            kind = j % 3
+            if kind == 0:
+                out.loc[row, "result_code"] = "Z"
+            elif kind == 1:
+                out.loc[row, "uscc"] = out.loc[(row + 1) % n, "uscc"]
+            else:
+                out.loc[row, "check_id"] = out.loc[row, "check_id"] + "X"
+    out.to_csv(out_file, index=False, encoding="utf-8-sig", lineterminator="\n")
+    return out

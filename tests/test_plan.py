@@ -1,0 +1,198 @@
+"""双随机 planning: ratios, floors, cool-off, capacity, inspector assignment, seeds, inclusion probabilities."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from plan_fixture import inputs, inspectors, plan_params, population
+from riskclass.plan.draw import combined_probability, derive_seed, draw_n, fit_capacity, target_counts
+from riskclass.plan.planner import PlanError, make_plan, validate_plan_params
+
+PLAN_ID = "SSJ-440800-2026-11"
+
+
+@pytest.fixture(scope="module")
+def plan():
+    return make_plan(inputs(), plan_params(), PLAN_ID)
+
+
+def test_class_ratios_are_respected_per_item_and_class(plan):
+    pp = plan_params()
+    undirected = plan.strata[plan.strata["draw_type"] == "undirected"]
+    item_type = {"GEN": "general", "FOOD": "key"}
+    for s in undirected.to_dict("records"):
+        ratio = pp["ratios"][item_type[s["item_id"]]][s["class"]]
+        assert abs(s["n"] / s["N"] - ratio) <= 1 / s["N"] + 1e-12, (s["draw_id"], s["n"], s["N"], ratio)
+    # the plan's checks are exactly the strata draws (an entity in two draws of one item is one check)
+    drawn = plan.frame[plan.frame["drawn"]]
+    assert len(plan.checks) == len(drawn)
+    und = plan.checks[plan.checks["draw_type"] == "undirected"].groupby(["item_id", "class"]).size()
+    assert (
+        und.reindex(pd.MultiIndex.from_frame(undirected[["item_id", "class"]]), fill_value=0).to_numpy()
+        == undirected["n"].to_numpy()
+    ).all()
+    # differentiated: a D entity is far more likely to be checked than an A entity
+    p = plan.frame[plan.frame["item_id"] == "GEN"].groupby("class")["p_undirected"].mean()
+    assert p["D"] > 20 * p["A"]
+
+
+def test_every_class_is_drawn_even_tiny_ones_nobody_is_exempt():
+    e = population(3_000)
+    e.loc[e["class"] == "D", "class"] = "C"
+    e.loc[e.index[:3], "class"] = "D"  # three D entities in all
+    plan = make_plan(inputs(e), plan_params(floors={"A": 0.01, "B": 0.01, "C": 0.01, "D": 0.01}), PLAN_ID)
+    und = plan.strata[(plan.strata["draw_type"] == "undirected") & (plan.strata["N"] > 0)]
+    assert (und["n"] >= 1).all()
+    assert (und["n"] >= np.ceil(0.01 * und["N"])).all()
+
+
+def test_capacity_shrinks_above_the_floors_only_and_floors_always_hold():
+    pp = plan_params(max_checks=1000)
+    plan = make_plan(inputs(), pp, PLAN_ID)
+    s = plan.strata
+    assert s["n"].sum() <= 1000 and plan.summary["shrink_share"] < 1
+    und = s[s["draw_type"] == "undirected"]
+    assert (und["n"] >= und["floor"]).all() and (und["floor"] >= np.ceil(0.01 * und["N"] - 1e-9)).all()
+    for item, g in und.groupby("item_id"):  # the overall minimum per item survives the squeeze
+        assert g["n"].sum() >= math.ceil(0.03 * g["N"].sum()), item
+    # still differentiated under pressure: D keeps a higher ratio than A
+    gen = und[und["item_id"] == "GEN"].set_index("class")
+    assert gen.loc["D", "n"] / gen.loc["D", "N"] > gen.loc["A", "n"] / gen.loc["A", "N"]
+
+
+def test_floors_beyond_capacity_refuse_the_plan_with_the_numbers():
+    with pytest.raises(PlanError, match=r"floors need \d+ checks but the capacity is 100"):
+        make_plan(inputs(), plan_params(max_checks=100), PLAN_ID)
+    # inspector capacity counts too: 4 officers × 10 checks / 2 per check = 20 checks
+    with pytest.raises(PlanError, match="capacity is 20"):
+        make_plan(inputs(officers=inspectors(4, capacity=10)), plan_params(), PLAN_ID)
+
+
+def test_parameters_below_floors_or_unknown_indicators_are_refused():
+    with pytest.raises(PlanError, match="below the floor"):
+        validate_plan_params(plan_params(floors={"A": 0.05, "B": 0.01, "C": 0.01, "D": 0.01}), {"GEN"}, {"FLAG"})
+    with pytest.raises(PlanError, match="unknown indicator"):
+        validate_plan_params(plan_params(), {"GEN"}, {"OTHER"})
+    with pytest.raises(PlanError, match="nobody is exempt"):
+        validate_plan_params(plan_params(floors={"A": 0.0, "B": 0.01, "C": 0.01, "D": 0.01}), {"GEN"}, {"FLAG"})
+
+
+def test_class_a_cooloff_excludes_recently_checked_a_only():
+    e = population(8_000)
+    a = e.loc[e["class"] == "A", "uscc"].to_numpy()
+    b = e.loc[e["class"] == "B", "uscc"].to_numpy()
+    recent_a, old_a, recent_b = a[:1500], a[1500:3000], b[:800]
+    insp = pd.DataFrame(
+        {
+            "uscc": np.r_[recent_a, old_a, recent_b],
+            "inspection_date": pd.to_datetime(
+                ["2026-05-10"] * len(recent_a) + ["2025-10-15"] * len(old_a) + ["2026-06-01"] * len(recent_b)
+            ).astype("datetime64[ms]"),
+        }
+    )
+    plan = make_plan(inputs(e, inspections=insp), plan_params(), PLAN_ID)
+    f = plan.frame
+    cooled = f[f["uscc"].isin(recent_a)]
+    assert cooled["cooled_off"].all() and (cooled["inclusion_prob"] == 0).all() and not cooled["drawn"].any()
+    assert not f[f["uscc"].isin(old_a)]["cooled_off"].any()  # checked 12½ months before the start
+    assert not f[f["uscc"].isin(recent_b)]["cooled_off"].any()  # B is not cooled off
+    assert f[f["uscc"].isin(old_a)]["drawn"].any() and f[f["uscc"].isin(recent_b)]["drawn"].any()
+    assert plan.summary["cooled_off"] == len(recent_a)
+
+
+def test_inspectors_two_distinct_qualified_balanced_and_within_capacity(plan):
+    c = plan.checks
+    assert (c["unassigned_reason"] == "").all()
+    assert c["inspector_1"].notna().all() and (c["inspector_1"] != c["inspector_2"]).all()
+    officers = inspectors().set_index("inspector_id")
+    for col in ("inspector_1", "inspector_2"):
+        quals = officers.loc[c.loc[c["item_id"] == "FOOD", col], "qualifications"]
+        assert quals.str.contains("food").all()
+    loads = plan.loads.set_index("inspector_id")["assigned"]
+    assert (loads <= officers["capacity"]).all()
+    general_only = loads[officers["qualifications"] == "general"]
+    assert general_only.max() - general_only.min() <= 1  # balanced within one check
+
+
+def test_a_conflicted_inspector_is_never_assigned():
+    e = population(6_000)
+    officers = inspectors(12)
+    # every officer declares conflicts with a third of all entities
+    rng = np.random.default_rng(3)
+    pairs = [(o, u) for o in officers["inspector_id"] for u in e["uscc"][rng.random(len(e)) < 0.33]]
+    conflicts = pd.DataFrame(pairs, columns=["inspector_id", "uscc"])
+    plan = make_plan(inputs(e, officers=officers, conflicts=conflicts), plan_params(), PLAN_ID)
+    declared = set(map(tuple, conflicts.to_numpy()))
+    assigned = plan.checks.dropna(subset=["inspector_1"])
+    for col in ("inspector_1", "inspector_2"):
+        assert not any((o, u) in declared for o, u in zip(assigned[col], assigned["uscc"], strict=True))
+    assert len(assigned) > 0.9 * len(plan.checks)
+
+
+def test_a_check_nobody_can_staff_is_kept_with_the_reason():
+    e = population(3_000)
+    officers = inspectors(6)
+    plan0 = make_plan(inputs(e, officers=officers), plan_params(), PLAN_ID)
+    target = plan0.checks.loc[plan0.checks["item_id"] == "GEN", "uscc"].iloc[0]
+    conflicts = pd.DataFrame({"inspector_id": officers["inspector_id"][1:], "uscc": target})  # all but one
+    plan = make_plan(inputs(e, officers=officers, conflicts=conflicts), plan_params(), PLAN_ID)
+    row = plan.checks[plan.checks["uscc"] == target].iloc[0]
+    assert row["inspector_1"] is None and "only 1" in row["unassigned_reason"]
+    assert plan.summary["unassigned"] >= 1 and len(plan.checks) == len(plan0.checks)
+
+
+def test_the_published_seed_reproduces_the_plan_and_anyone_can_rederive_a_draw(plan):
+    again = make_plan(inputs(), plan_params(), PLAN_ID)
+    pd.testing.assert_frame_equal(plan.checks, again.checks)
+    other = make_plan(inputs(), plan_params(published_value="08 15 23 31 42"), PLAN_ID)
+    assert set(other.checks["uscc"]) != set(plan.checks["uscc"])
+    assert plan.summary["seed_text"] == f"{PLAN_ID}|2026-11-01|"
+    # re-derivation without riskclass: sha256("<seed>:<draw id>:<uscc>"), the n smallest keys
+    seed = hashlib.sha256(plan.summary["seed_text"].encode()).hexdigest()[:16]
+    assert seed == plan.seed
+    s = plan.strata.set_index("draw_id").loc["GEN/C"]
+    frame = plan.frame[(plan.frame["item_id"] == "GEN") & (plan.frame["class"] == "C")]
+    keys = sorted(frame["uscc"], key=lambda u: hashlib.sha256(f"{seed}:GEN/C:{u}".encode()).hexdigest())
+    expected = set(keys[: int(s["n"])])
+    got = set(frame.loc[frame["draw_type"] == "undirected", "uscc"])
+    assert got == expected
+
+
+def test_inclusion_probabilities_match_draw_frequencies():
+    uscc = population(400)["uscc"].to_numpy()
+    hits = np.zeros(len(uscc))
+    reps = 2000
+    for r in range(reps):
+        hits += draw_n(derive_seed("P", str(r))[1], "X/A", uscc, 40)
+    freq = hits / reps
+    assert abs(freq.mean() - 0.1) < 1e-12  # fixed size: exactly n per draw
+    assert np.abs(freq - 0.1).max() < 0.045  # each unit ~ Binomial(2000, 0.1)/2000, sd 0.0067
+    # two independent draws of one item combine as 1 − (1 − π₁)(1 − π₂)
+    both = np.zeros(len(uscc))
+    for r in range(reps):
+        s = derive_seed("P", str(r))[1]
+        both += draw_n(s, "X/A", uscc, 40) | draw_n(s, "X/directed/d", uscc, 100)
+    expected = combined_probability([np.full(len(uscc), 0.1), np.full(len(uscc), 0.25)])
+    assert abs(both.mean() / reps - expected[0]) < 0.005
+
+
+def test_directed_draw_combines_with_the_class_draw(plan):
+    f = plan.frame[plan.frame["item_id"] == "GEN"]
+    flagged = f["uscc"].isin(population().loc[lambda d: d["FLAG"] == 1, "uscc"])
+    assert (f.loc[~flagged, "p_directed"] == 0).all()
+    assert np.allclose(f.loc[flagged, "p_directed"], 0.5, atol=0.01)
+    expected = 1 - (1 - f["p_undirected"]) * (1 - f["p_directed"])
+    assert np.allclose(f["inclusion_prob"], expected)
+    assert (plan.checks.loc[plan.checks["draw_type"] == "directed", "directed_by"] == "flagged").all()
+
+
+def test_target_counts_and_capacity_fit_arithmetic():
+    floor_n, target = target_counts(np.array([1000, 300, 7, 0]), np.array([0.01, 0.03, 0.1, 0.3]), np.full(4, 0.01))
+    assert floor_n.tolist() == [10, 3, 1, 0] and target.tolist() == [10, 9, 1, 0]
+    counts, share = fit_capacity(np.array([10, 3]), np.array([100, 50]), np.zeros(2), 80)
+    assert counts.sum() <= 80 and share < 1 and (counts >= [10, 3]).all()
