@@ -50,12 +50,10 @@ def _with_planning_tables(validated: Path, work: Path, p: dict) -> Path:
 
 
 def run(validated: Path, month: str, work: Path) -> dict:
-    import pandas as pd
 
-    from riskclass.classify.run import classify_month
+    from riskclass.classify.run import classify_month, next_month
     from riskclass.params import load_params
     from riskclass.plan import run_plan
-    from riskclass.plan.inputs import classes_month_for
 
     p = copy.deepcopy(load_params(ROOT / "params.yaml"))
     validated = _with_planning_tables(validated, work, p)
@@ -72,8 +70,7 @@ def run(validated: Path, month: str, work: Path) -> dict:
     t = time.perf_counter()
     classify_month(p, month)
     classify_s = round(time.perf_counter() - t, 1)
-    plan_month = str(pd.Period(month, freq="M") + 1)
-    assert classes_month_for(plan_month) == month
+    plan_month = next_month(month)
     t = time.perf_counter()
     plan, summary, path = run_plan(p, plan_month)
     plan_s = round(time.perf_counter() - t, 1)

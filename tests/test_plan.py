@@ -75,11 +75,19 @@ def test_floors_beyond_capacity_refuse_the_plan_with_the_numbers():
 
 def test_parameters_below_floors_or_unknown_indicators_are_refused():
     with pytest.raises(PlanError, match="below the floor"):
-        validate_plan_params(plan_params(floors={"A": 0.05, "B": 0.01, "C": 0.01, "D": 0.01}), {"GEN"}, {"FLAG"})
+        validate_plan_params(plan_params(floors={"A": 0.05, "B": 0.01, "C": 0.01, "D": 0.01}), {"FLAG"})
     with pytest.raises(PlanError, match="unknown indicator"):
-        validate_plan_params(plan_params(), {"GEN"}, {"OTHER"})
+        validate_plan_params(plan_params(), {"OTHER"})
     with pytest.raises(PlanError, match="nobody is exempt"):
-        validate_plan_params(plan_params(floors={"A": 0.0, "B": 0.01, "C": 0.01, "D": 0.01}), {"GEN"}, {"FLAG"})
+        validate_plan_params(plan_params(floors={"A": 0.0, "B": 0.01, "C": 0.01, "D": 0.01}), {"FLAG"})
+    twice = plan_params()
+    twice["directed"] = twice["directed"] * 2  # two draws with one id would share their random keys
+    with pytest.raises(PlanError, match="unique"):
+        validate_plan_params(twice, {"FLAG"})
+    with pytest.raises(PlanError, match="no active item"):
+        no_items = inputs()
+        no_items.items = no_items.items.iloc[:0]
+        make_plan(no_items, plan_params(), PLAN_ID)
 
 
 def test_class_a_cooloff_excludes_recently_checked_a_only():
@@ -196,3 +204,27 @@ def test_target_counts_and_capacity_fit_arithmetic():
     assert floor_n.tolist() == [10, 3, 1, 0] and target.tolist() == [10, 9, 1, 0]
     counts, share = fit_capacity(np.array([10, 3]), np.array([100, 50]), np.zeros(2), 80)
     assert counts.sum() <= 80 and share < 1 and (counts >= [10, 3]).all()
+
+
+def test_the_overall_minimum_lifts_every_class_by_one_factor():
+    e = population(10_000)
+    e["class"] = np.where(e["class"] == "D", "B", "A")  # ratios 1 % and 3 %: under 3 % overall
+    plan = make_plan(inputs(e), plan_params(directed=[]), PLAN_ID)
+    gen = plan.strata[plan.strata["item_id"] == "GEN"].set_index("class")
+    assert gen["n"].sum() >= math.ceil(0.03 * gen["N"].sum())
+    assert (gen.loc[["A", "B"], "uplift"] > 1).all()
+    # still differentiated after the lift
+    assert gen.loc["B", "n"] / gen.loc["B", "N"] > 2 * gen.loc["A", "n"] / gen.loc["A", "N"]
+
+
+def test_three_inspectors_per_check_are_assigned_and_published(tmp_path):
+    from riskclass.plan.output import summarise, write_plan
+
+    plan = make_plan(inputs(population(4_000)), plan_params(inspectors_per_check=3), PLAN_ID)
+    c = plan.checks
+    trio = c[["inspector_1", "inspector_2", "inspector_3"]]
+    assert trio.notna().all().all() and (trio.nunique(axis=1) == 3).all()
+    path = write_plan(plan, summarise(plan, None), tmp_path)
+    published = pd.read_csv(path / "plan.csv", dtype=str)
+    assert {"inspector_1", "inspector_2", "inspector_3"} <= set(published.columns)
+    assert "执法人员3" in pd.read_excel(path / "plan.xlsx", sheet_name="抽查计划").columns

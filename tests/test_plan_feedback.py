@@ -74,7 +74,10 @@ def test_optimiser_fills_floors_then_the_richest_class_within_capacity():
     assert np.allclose(capped, [0.01, 0.01, 0.41, 0.5])
     with pytest.raises(ValueError, match="floors need"):
         optimise_ratios(sizes, rates, 100, floors, np.ones(4))
-    assert _apportion(r, sizes, 800).sum() == 800
+    counts = _apportion(r, sizes, floors, np.ones(4), 800)
+    assert counts.sum() == 800 and (counts >= np.ceil(floors * sizes)).all()
+    capped_counts = _apportion(capped, sizes, floors, np.array([1, 1, 1, 0.5]), 800)
+    assert capped_counts.sum() == 800 and capped_counts[3] <= 250
 
 
 def test_policy_comparison_same_checks_and_differentiation_pays_when_classes_separate_risk():
@@ -118,9 +121,8 @@ def test_plan_files_are_complete_and_deterministic(written_plan, tmp_path):
     plan, path = written_plan
     names = {f.name for f in path.iterdir()}
     assert {"plan.csv", "plan.xlsx", "inclusion.parquet", "strata.csv", "summary.json", "results_template.csv"} <= names
-    again = write_plan(
-        make_plan(inputs(population(4_000)), plan_params(), PLAN_ID), summarise(plan, None), tmp_path / "b"
-    )
+    plan_b = make_plan(inputs(population(4_000)), plan_params(), PLAN_ID)
+    again = write_plan(plan_b, summarise(plan_b, None), tmp_path / "b")
     for name in names:
         assert (path / name).read_bytes() == (again / name).read_bytes(), name
     sheets = pd.read_excel(path / "plan.xlsx", sheet_name=None)
@@ -173,7 +175,10 @@ def test_results_ingest_validates_against_the_plan_and_reconciles(written_plan, 
     assert report["outstanding_checks"] == len(checks) - report["accepted"]
     table = evaluate_plan(path, feedback)
     overall = table[table["item_type"] == "all"].set_index("class")
-    assert set(overall.index) == set("ABCD") and (overall["ci_low"] <= overall["rate"]).all()
+    assert set(overall.index) == set("ABCD") and overall["checks"].sum() == report["accepted"]
+    # Σ 1/π over a class's checks estimates the class's size (Horvitz–Thompson)
+    candidates = plan.frame[~plan.frame["cooled_off"]].groupby("class").size()
+    assert ((overall["population_est"] / candidates - 1).abs() < 0.15).all()
 
 
 def test_next_months_indicators_see_ingested_results(tmp_path):

@@ -28,7 +28,7 @@ ITEMS = [
         department="food",
         qualification="food",
         entity_types="",
-        industry_sections="F、H",
+        industry_sections="F，住宿和餐饮业；农、林、牧、渔业",
         domain="食品",
         basis="《食品安全法》",
         active="true",
@@ -98,7 +98,7 @@ def test_planning_tables_are_validated_with_reasons_and_reconciled(tmp_path):
     items = pd.read_parquet(tmp_path / "out" / "check_items.parquet").set_index("item_id")
     # code sets accept labels and any separator, and are stored as sorted codes
     assert items.loc["GEN-01", "entity_types"] == "cooperative;enterprise"
-    assert items.loc["KEY-01", "industry_sections"] == "F;H" and items.loc["KEY-01", "domain"] == "food"
+    assert items.loc["KEY-01", "industry_sections"] == "A;F;H" and items.loc["KEY-01", "domain"] == "food"
     assert items.loc["GEN-01", "item_type"] == "general"
     q = pd.read_parquet(tmp_path / "out" / "quarantine.parquet")
     by_table = q.groupby("table")["rule"].apply(set).to_dict()
@@ -110,3 +110,15 @@ def test_planning_tables_are_validated_with_reasons_and_reconciled(tmp_path):
     assert set(q.loc[q["table"] == "inspector_conflicts", "value"]) == {"4408000003", "4408009999"}
     officers = pd.read_parquet(tmp_path / "out" / "inspectors.parquet").set_index("inspector_id")
     assert officers.loc["4408000002", "qualifications"] == "food;general"
+
+
+def test_a_quarantined_conflict_declaration_still_binds(tmp_path):
+    from riskclass.plan.inputs import quarantined_conflicts
+
+    broken = dict(CONFLICTS[0], conflict_id="HB9", uscc=IND_B, reason="不想查")  # unknown reason code
+    rows = {**valid_rows(), "check_items": ITEMS, "inspectors": INSPECTORS, "inspector_conflicts": [*CONFLICTS, broken]}
+    ingest(write_snapshot(tmp_path / "raw", rows), tmp_path / "out", show_progress=False)
+    accepted = pd.read_parquet(tmp_path / "out" / "inspector_conflicts.parquet")
+    assert "HB9" not in set(accepted["conflict_id"])
+    pairs = set(map(tuple, quarantined_conflicts(tmp_path / "out").to_numpy()))
+    assert ("4408000001", IND_B) in pairs

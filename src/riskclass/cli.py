@@ -308,6 +308,7 @@ def plan(
     params: Path = typer.Option(Path("params.yaml"), help="parameters file"),
 ) -> None:
     """Draw a 双随机 plan: objects per class and item, directed draws, random inspector assignment."""
+    from riskclass.classify.run import next_month
     from riskclass.indicators.builder import month_end
     from riskclass.plan import PlanError, run_plan, verify_plan
     from riskclass.plan.planner import plan_id_for
@@ -317,7 +318,7 @@ def plan(
         console.print("[bold red]give exactly one of --month (the plan month) or --classes-month[/]")
         raise typer.Exit(code=2)
     try:
-        month = month or str(pd_period_next(classes_month))
+        month = month or next_month(classes_month)
         month_end(month)
         out = Path(out or p["plan"]["out_dir"])
         if verify:
@@ -338,12 +339,6 @@ def plan(
         f"(by class {summary['by_class']}); seed {summary['seed']} from '{summary['seed_text']}'; "
         f"{summary['unassigned']} unassigned → {path}"
     )
-
-
-def pd_period_next(month: str) -> str:
-    import pandas as pd
-
-    return str(pd.Period(month, freq="M") + 1)
 
 
 results_app = typer.Typer(help="The feedback loop: inspection results of a plan.", no_args_is_help=True)

@@ -9,7 +9,8 @@ drift apart. Column kinds:
 - ``key``        an identifier string (record ids, address keys)
 - ``text``       free text
 - ``code``       a value of a code list in ``resources/codes.yaml`` (code or its Chinese label accepted)
-- ``code_set``   several values of a code list separated by ``;``, ``；``, ``,`` or ``、``; stored sorted, ``;``-joined
+- ``code_set``   several values of a code list separated by ``;``, ``；``, ``,`` or ``，`` (not ``、``, which
+                 occurs inside labels); stored sorted, ``;``-joined
 - ``industry``   GB/T 4754-2017 code: section letter + 2–4 digits of a division in that section
 - ``division``   GB/T 2260 six-digit division code known to the system
 - ``date``       a calendar date (2020-12-11, 2020/12/11, 2020年12月11日 or 20201211)

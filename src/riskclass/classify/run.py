@@ -98,6 +98,10 @@ def previous_month(month: str) -> str:
     return str(pd.Period(month, freq="M") - 1)
 
 
+def next_month(month: str) -> str:
+    return str(pd.Period(month, freq="M") + 1)
+
+
 def classify_month(p: dict, month: str, out_dir: Path | None = None, model_dir: Path | None = None) -> dict:
     """Classify ``month`` and write its results, summary, report and manifest; return the summary."""
     from riskclass.classify.audit import write_manifest

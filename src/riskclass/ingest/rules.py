@@ -131,7 +131,7 @@ def _code_lookup(list_name: str) -> dict[str, str]:
     return lookup
 
 
-_SET_SEPARATORS = re.compile(r"[;；,，、]")
+_SET_SEPARATORS = re.compile(r"[;；,，]")  # not 、: it occurs inside labels (农、林、牧、渔业)
 
 
 def _canonical_code_set(value: str, lookup: dict[str, str]) -> str | None:

@@ -27,8 +27,8 @@ def class_problem_rates(inspections: pd.DataFrame, history_path: Path) -> pd.Dat
 
 def run_plan(p: dict, month: str, out_dir: Path | None = None) -> tuple[Plan, dict, Path]:
     pp = p["plan"]
+    validate_plan_params(pp, set(load_catalog(p["features"]["catalog"]).codes))
     inputs = load_inputs(p, month)
-    validate_plan_params(pp, set(inputs.items["item_id"]), set(load_catalog(p["features"]["catalog"]).codes))
     plan = make_plan(inputs, pp, plan_id_for(pp, month, p["city"]["prefecture"]))
     rates = class_problem_rates(inputs.inspections, Path(p["classify"]["out_dir"]) / "history.parquet")
     summary = summarise(plan, rates)
@@ -43,8 +43,10 @@ def _refuse_to_rewrite_used_plan(plan_dir: Path, plan: Plan, feedback_dir: Path)
     published = plan_dir / "plan.csv"
     if not published.exists() or not (feedback_dir / f"{plan.plan_id}.parquet").exists():
         return
-    before = pd.read_csv(published, dtype=str, encoding="utf-8-sig", usecols=["check_id", "uscc", "item_id"])
-    after = plan.checks[["check_id", "uscc", "item_id"]].astype(str).reset_index(drop=True)
+    key = ["check_id", "uscc", "item_id", *(c for c in plan.checks.columns if c.startswith("inspector_"))]
+    before = pd.read_csv(published, dtype=str, encoding="utf-8-sig", keep_default_na=False)
+    after = plan.checks[key].fillna("").astype(str).reset_index(drop=True)
+    before = before[key] if set(key) <= set(before.columns) else before
     if not before.equals(after):
         raise PlanError(
             f"{plan_dir}: results of this plan were ingested ({feedback_dir / plan.plan_id}.parquet) and the "

@@ -26,10 +26,10 @@ def derive_seed(plan_id: str, plan_date: str, published_value: str = "") -> tupl
 
 
 def hash_keys(seed: str, draw_id: str, uscc: np.ndarray) -> np.ndarray:
-    """Uniform 60-bit sort keys, one per candidate."""
+    """Uniform 60-bit sort keys, one per candidate (the text hashed is UTF-8)."""
     prefix = f"{seed}:{draw_id}:"
     return np.fromiter(
-        (int(hashlib.sha256((prefix + u).encode("ascii")).hexdigest()[:15], 16) for u in uscc),
+        (int(hashlib.sha256((prefix + u).encode("utf-8")).hexdigest()[:15], 16) for u in uscc),
         dtype=np.int64,
         count=len(uscc),
     )

@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
 
 import pandas as pd
 
+from riskclass.classify.run import previous_month
 from riskclass.inspections import load_inspections
 from riskclass.io import sha256_file
 from riskclass.plan.planner import PlanError, PlanInputs, plan_dates
 
 DOMAIN_INDICATORS = {"food": "BAS.DOM.food", "drug": "BAS.DOM.drug", "special_equipment": "BAS.DOM.special_equipment"}
-
-
-def classes_month_for(month: str) -> str:
-    return str(pd.Period(month, freq="M") - 1)
 
 
 def _planning_table(validated: Path, name: str) -> pd.DataFrame:
@@ -27,9 +25,22 @@ def _planning_table(validated: Path, name: str) -> pd.DataFrame:
     return pd.read_parquet(path)
 
 
+def quarantined_conflicts(validated: Path) -> pd.DataFrame:
+    """Conflict declarations that failed validation still bind: a malformed date or reason code does not
+    make an inspector fit to inspect the entity. Every quarantined row that names an inspector and an
+    entity is honoured as a conflict."""
+    path = validated / "quarantine.parquet"
+    if not path.exists():
+        return pd.DataFrame({"inspector_id": [], "uscc": []}, dtype=object)
+    q = pd.read_parquet(path, columns=["table", "record"])
+    records = [json.loads(r) for r in q.loc[q["table"] == "inspector_conflicts", "record"].drop_duplicates()]
+    pairs = [(r.get("inspector_id", ""), r.get("uscc", "")) for r in records]
+    return pd.DataFrame([p for p in pairs if p[0] and p[1]], columns=["inspector_id", "uscc"], dtype=object)
+
+
 def load_inputs(p: dict, month: str) -> PlanInputs:
     pp, fp, cp = p["plan"], p["features"], p["classify"]
-    classes_month = classes_month_for(month)
+    classes_month = previous_month(month)  # a plan draws on the classes of the month before
     classes_path = Path(cp["out_dir"]) / f"{classes_month}.parquet"
     features_path = Path(cp["features_dir"]) / f"{classes_month}.parquet"
     for path in (classes_path, features_path):
@@ -48,7 +59,10 @@ def load_inputs(p: dict, month: str) -> PlanInputs:
     items = _planning_table(validated, "check_items")
     items = items[items["active"]].sort_values("item_id", ignore_index=True)
     inspectors = _planning_table(validated, "inspectors").sort_values("inspector_id", ignore_index=True)
-    conflicts = _planning_table(validated, "inspector_conflicts")
+    conflicts = pd.concat(
+        [_planning_table(validated, "inspector_conflicts")[["inspector_id", "uscc"]], quarantined_conflicts(validated)],
+        ignore_index=True,
+    ).drop_duplicates(ignore_index=True)
     # only what was known before the plan starts: later results (e.g. this plan's own) change nothing
     start, _ = plan_dates(pp, month)
     inspections = load_inspections(validated, Path(fp["feedback_dir"]))

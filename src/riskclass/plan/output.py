@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import io
 import json
-import re
-import zipfile
 from pathlib import Path
 
 import pandas as pd
@@ -41,8 +39,7 @@ PLAN_COLUMNS = {
     "draw_type": "抽取方式",
     "directed_by": "定向条件",
     "inclusion_prob": "入样概率",
-    "inspector_1": "执法人员1",
-    "inspector_2": "执法人员2",
+    # inspector_1 … inspector_k (k = plan.inspectors_per_check) follow, as 执法人员1 … 执法人员k
     "start_date": "开始日期",
     "due_date": "完成期限",
     "unassigned_reason": "未派员原因",
@@ -71,6 +68,7 @@ def summarise(plan: Plan, rates: pd.DataFrame | None) -> dict:
     c, f = plan.checks, plan.frame
     counts = lambda col: {str(k): int(v) for k, v in c[col].value_counts().sort_index().items()}  # noqa: E731
     population = f[~f["cooled_off"]].groupby("class").size()
+    busy = plan.loads["assigned"] > 0
     realised = (
         plan.strata[plan.strata["draw_type"] == "undirected"]
         .groupby(["item_id", "class"])[["N", "n"]]
@@ -86,47 +84,49 @@ def summarise(plan: Plan, rates: pd.DataFrame | None) -> dict:
         "candidates_by_class": {str(k): int(v) for k, v in population.items()},
         "realised_ratio": {f"{i}/{k}": r for (i, k), r in realised["ratio"].items()},
         "inspector_load": {
-            "assigned_inspectors": int((plan.loads["assigned"] > 0).sum()),
-            "min": int(plan.loads.loc[plan.loads["assigned"] > 0, "assigned"].min() if len(c) else 0),
-            "max": int(plan.loads["assigned"].max()),
+            "assigned_inspectors": int(busy.sum()),
+            "min": int(plan.loads.loc[busy, "assigned"].min()) if busy.any() else 0,
+            "max": int(plan.loads["assigned"].max()) if len(plan.loads) else 0,
         },
         "expected_findings": expected_findings(plan, rates),
     }
 
 
 def _xlsx_bytes(sheets: dict[str, pd.DataFrame], when: pd.Timestamp) -> bytes:
-    """An .xlsx whose bytes depend only on the data (document and zip timestamps pinned)."""
+    """An .xlsx whose bytes depend only on the data: XlsxWriter pins the zip timestamps, and the document
+    dates are set to ``when`` (the plan's start) instead of the clock."""
     buffer = io.BytesIO()
-    with pd.ExcelWriter(buffer, engine="openpyxl") as writer:
+    with pd.ExcelWriter(buffer, engine="xlsxwriter") as writer:
+        writer.book.set_properties({"created": when.to_pydatetime(), "author": "riskclass"})
         for name, frame in sheets.items():
             frame.to_excel(writer, sheet_name=name, index=False)
-        writer.book.properties.created = when.to_pydatetime()
-    pinned = io.BytesIO()
-    with zipfile.ZipFile(io.BytesIO(buffer.getvalue())) as src, zipfile.ZipFile(pinned, "w") as dst:
-        for info in src.infolist():
-            fixed = zipfile.ZipInfo(info.filename, date_time=(1980, 1, 1, 0, 0, 0))
-            fixed.compress_type = zipfile.ZIP_DEFLATED
-            data = src.read(info.filename)
-            if info.filename == "docProps/core.xml":  # openpyxl stamps "modified" with the clock on save
-                stamp = when.strftime("%Y-%m-%dT%H:%M:%SZ").encode()
-                data = re.sub(rb"(<dcterms:modified[^>]*>)[^<]*(<)", rb"\g<1>" + stamp + rb"\g<2>", data)
-            dst.writestr(fixed, data)
-    return pinned.getvalue()
+    return buffer.getvalue()
+
+
+def plan_columns(checks: pd.DataFrame) -> dict[str, str]:
+    """Column → Chinese header of the published plan, with one column per assigned inspector."""
+    officers = sorted((c for c in checks.columns if c.startswith("inspector_")), key=lambda c: int(c.split("_")[1]))
+    out = {}
+    for name, label in PLAN_COLUMNS.items():
+        if name == "start_date":
+            out.update({c: f"执法人员{c.split('_')[1]}" for c in officers})
+        if name in checks.columns:
+            out[name] = label
+    return out
 
 
 def _chinese(frame: pd.DataFrame) -> pd.DataFrame:
-    out = frame[[c for c in PLAN_COLUMNS if c in frame.columns]].copy()
+    out = frame.copy()
     out["item_type"] = out["item_type"].map(codes.labels("inspection_item_types"))
     out["department"] = out["department"].map(codes.labels("departments"))
     out["draw_type"] = out["draw_type"].map(codes.labels("draw_types"))
     out["district"] = out["district"].map(codes.labels("divisions")).fillna(out["district"])
-    return out.rename(columns=PLAN_COLUMNS)
+    return out.rename(columns=plan_columns(frame))
 
 
 def write_plan(plan: Plan, summary: dict, out_dir: Path) -> Path:
     target = Path(out_dir) / plan.plan_id
-    csv_columns = [c for c in PLAN_COLUMNS if c in plan.checks.columns]
-    checks = plan.checks[csv_columns]
+    checks = plan.checks[list(plan_columns(plan.checks))]
     summary_rows = pd.DataFrame(
         [("类别 " + k, v) for k, v in summary["by_class"].items()]
         + [("事项 " + k, v) for k, v in summary["by_item"].items()]

@@ -66,7 +66,8 @@ def plan_dates(pp: dict, month: str) -> tuple[pd.Timestamp, pd.Timestamp]:
     return start, start + pd.Timedelta(days=int(pp["due_days"]))
 
 
-def validate_plan_params(pp: dict, item_ids: set[str], indicator_codes: set[str]) -> None:
+def validate_plan_params(pp: dict, indicator_codes: set[str]) -> None:
+    """Ratios, floors and directed draws, checked before any data is read."""
     for item_type, ratios in pp["ratios"].items():
         for k in CLASSES:
             r, f = ratios.get(k), pp["floors"].get(k)
@@ -76,12 +77,21 @@ def validate_plan_params(pp: dict, item_ids: set[str], indicator_codes: set[str]
                 raise PlanError(f"plan ratio/floor for class {k} must lie in (0, 1]: nobody is exempt (不免抽)")
             if r < f:
                 raise PlanError(f"plan.ratios.{item_type}.{k} = {r} is below the floor plan.floors.{k} = {f}")
+    ids = [str(d["id"]) for d in pp.get("directed", [])]
+    if len(set(ids)) != len(ids) or any("/" in i or ";" in i for i in ids):
+        raise PlanError(f"plan.directed ids must be unique and free of '/' and ';' (they name draws): {ids}")
     for d in pp.get("directed", []):
-        if d["item"] not in item_ids:
-            raise PlanError(f"directed draw {d['id']}: item {d['item']!r} is not an active item of the list")
         for cond in d.get("where", []):
             if cond["indicator"] not in indicator_codes:
                 raise PlanError(f"directed draw {d['id']}: unknown indicator {cond['indicator']!r}")
+
+
+def validate_items(pp: dict, items: pd.DataFrame) -> None:
+    if items.empty:
+        raise PlanError("the random-check item list has no active item: nothing to plan")
+    for d in pp.get("directed", []):
+        if d["item"] not in set(items["item_id"]):
+            raise PlanError(f"directed draw {d['id']}: item {d['item']!r} is not an active item of the list")
 
 
 def applicable(entities: pd.DataFrame, item: pd.Series) -> np.ndarray:
@@ -226,6 +236,8 @@ def _draw_item(
 
 
 def make_plan(inputs: PlanInputs, pp: dict, plan_id: str) -> Plan:
+    validate_plan_params(pp, set(inputs.entities.columns))
+    validate_items(pp, inputs.items)
     e = inputs.entities.sort_values("uscc", ignore_index=True)
     inputs = replace(inputs, entities=e)  # a stable order for every draw, without touching the caller's
     start, due = plan_dates(pp, inputs.month)

@@ -72,16 +72,23 @@ def _counts(ratios: np.ndarray, sizes: np.ndarray, floors: np.ndarray, min_overa
     return class_allocation(sizes, ratios, floors, min_overall)[1]
 
 
-def _apportion(ratios: np.ndarray, sizes: np.ndarray, total: int) -> np.ndarray:
-    """Integer counts per class close to ratios × sizes, summing exactly to ``total`` (largest remainder)."""
-    raw = np.minimum(ratios * sizes, sizes).astype(float)
-    raw = raw * total / raw.sum() if raw.sum() else raw
-    counts = np.minimum(np.floor(raw).astype(np.int64), sizes)
-    for k in np.argsort(-(raw - np.floor(raw)), kind="stable"):
-        if counts.sum() >= total:
-            break
-        if counts[k] < sizes[k]:
-            counts[k] += 1
+def _apportion(ratios: np.ndarray, sizes: np.ndarray, floors: np.ndarray, caps: np.ndarray, total: int) -> np.ndarray:
+    """Whole counts per class near ratios × sizes, within [ceil(floor·N), floor(cap·N)], summing to ``total``
+    where the bounds allow (largest remainders first)."""
+    sizes = np.asarray(sizes, dtype=np.int64)
+    lo = np.minimum(sizes, np.ceil(floors * sizes - 1e-9).astype(np.int64))
+    hi = np.maximum(lo, np.minimum(sizes, np.floor(caps * sizes + 1e-9).astype(np.int64)))
+    exact = ratios * sizes
+    counts = np.clip(np.floor(exact + 1e-9).astype(np.int64), lo, hi)
+    order = np.argsort(-(exact - np.floor(exact + 1e-9)), kind="stable")
+    while counts.sum() < total and (counts < hi).any():
+        for k in order:
+            if counts.sum() < total and counts[k] < hi[k]:
+                counts[k] += 1
+    while counts.sum() > total and (counts > lo).any():
+        for k in order[::-1]:
+            if counts.sum() > total and counts[k] > lo[k]:
+                counts[k] -= 1
     return counts
 
 
@@ -122,8 +129,12 @@ def compare_policies(
         true_rates = violators / np.maximum(sizes, 1)
         policies = {
             "differentiated": default_counts,
-            "optimised": _apportion(optimise_ratios(sizes, est_rates, capacity, floors, caps), sizes, capacity),
-            "optimised_true": _apportion(optimise_ratios(sizes, true_rates, capacity, floors, caps), sizes, capacity),
+            "optimised": _apportion(
+                optimise_ratios(sizes, est_rates, capacity, floors, caps), sizes, floors, caps, capacity
+            ),
+            "optimised_true": _apportion(
+                optimise_ratios(sizes, true_rates, capacity, floors, caps), sizes, floors, caps, capacity
+            ),
         }
         for name, counts in policies.items():
             ratio_rows.append(

@@ -101,6 +101,9 @@ def ingest_results(results_file: Path, plan_dir: Path, feedback_dir: Path, recei
             "feedback_file": str(Path(feedback_dir) / f"{plan_id}.parquet"),
         }
     )
+    if records.empty:  # an evaluation of earlier results would no longer describe this plan's records
+        for stale in ("evaluation.json", "evaluation.parquet"):
+            (out / stale).unlink(missing_ok=True)
     atomic_write_bytes(
         out / "report.json",
         (json.dumps(report, ensure_ascii=False, indent=2, sort_keys=True) + "\n").encode("utf-8"),

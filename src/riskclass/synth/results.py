@@ -8,6 +8,7 @@ exercise the quarantine.
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import numpy as np
@@ -31,8 +32,8 @@ def simulate_results(
     checks = pd.read_csv(Path(plan_dir) / "plan.csv", dtype=str, encoding="utf-8-sig", keep_default_na=False)
     truth = pd.read_parquet(Path(truth_dir) / "entity_month.parquet", columns=["uscc", "month", "violating"])
     latest = truth[truth["month"] == truth["month"].max()].set_index("uscc")["violating"]
-    seed = int(checks["check_id"].iloc[0].encode().hex()[-12:], 16) if len(checks) else 0
-    rng = np.random.default_rng(seed)
+    plan_id = checks["plan_id"].iloc[0] if len(checks) else ""
+    rng = np.random.default_rng(int(hashlib.sha256(plan_id.encode("utf-8")).hexdigest()[:16], 16))
     n = len(checks)
     violating = checks["uscc"].map(latest).fillna(False).to_numpy(dtype=bool)
     detected = violating & (rng.random(n) < inspections_spec["detection_prob"])
