@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from riskclass import codes
+from riskclass import codes, contract
 from riskclass.io import atomic_directory, write_parquet
 from riskclass.model.scoring import CLASSES
 from riskclass.plan.planner import Plan
@@ -44,7 +44,7 @@ PLAN_COLUMNS = {
     "due_date": "完成期限",
     "unassigned_reason": "未派员原因",
 }
-RESULT_TEMPLATE = ["check_id", "uscc", "inspection_date", "result_code", "disposition"]
+RESULT_TEMPLATE = contract.RESULTS_TABLE.column_names  # what `riskclass results ingest` reads back
 
 
 def expected_findings(plan: Plan, rates: pd.DataFrame | None) -> dict:
@@ -156,7 +156,7 @@ def write_plan(plan: Plan, summary: dict, out_dir: Path) -> Path:
         )
         write_parquet(plan.frame, scratch / "inclusion.parquet")
         plan.strata.to_csv(scratch / "strata.csv", index=False, lineterminator="\n")
-        template = plan.checks[["check_id", "uscc"]].assign(inspection_date="", result_code="", disposition="")
+        template = plan.checks[["check_id", "uscc"]].reindex(columns=RESULT_TEMPLATE, fill_value="")
         template.to_csv(scratch / "results_template.csv", index=False, encoding="utf-8-sig", lineterminator="\n")
         (scratch / "summary.json").write_text(
             json.dumps(summary, ensure_ascii=False, indent=2, sort_keys=True) + "\n", encoding="utf-8"
