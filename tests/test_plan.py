@@ -228,3 +228,17 @@ def test_three_inspectors_per_check_are_assigned_and_published(tmp_path):
     published = pd.read_csv(path / "plan.csv", dtype=str)
     assert {"inspector_1", "inspector_2", "inspector_3"} <= set(published.columns)
     assert "执法人员3" in pd.read_excel(path / "plan.xlsx", sheet_name="抽查计划").columns
+
+
+def test_summary_shows_staffing_need_and_supply_per_qualification(plan):
+    from riskclass.plan.output import staffing
+
+    s = staffing(plan)
+    food_checks = int((plan.checks["item_id"] == "FOOD").sum())
+    assert s["food"]["slots_needed"] == 2 * food_checks
+    officers = inspectors()
+    assert (
+        s["food"]["capacity_available"]
+        == officers.loc[officers["qualifications"].str.contains("food"), "capacity"].sum()
+    )
+    assert s["general"]["slots_needed"] == 2 * int((plan.checks["item_id"] == "GEN").sum())

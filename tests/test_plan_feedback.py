@@ -144,6 +144,7 @@ def test_results_ingest_validates_against_the_plan_and_reconciles(written_plan, 
             "后续处置": "无需后续处理",
         }
     )
+    good.iloc[-1, 2] = "2027年1月15日"  # late, but it happened: accepted and counted
     bad = good.iloc[:5].copy()
     bad.iloc[0, 0] = "SSJ-NOT-A-CHECK"  # not_in_plan
     bad.iloc[1, 1] = checks["uscc"].iloc[7] if checks["uscc"].iloc[7] != bad.iloc[1, 1] else checks["uscc"].iloc[8]
@@ -156,7 +157,7 @@ def test_results_ingest_validates_against_the_plan_and_reconciles(written_plan, 
         fh.write("双随机抽查结果（导出）\n")
         pd.concat([good.iloc[5:], bad]).to_csv(fh, index=False, lineterminator="\n")
     feedback = tmp_path / "feedback"
-    report = ingest_results(file, path, feedback, received="2026-12-31")
+    report = ingest_results(file, path, feedback, received="2027-01-31")
     assert report["read"] == report["accepted"] + report["quarantined"] == len(checks)
     assert report["violations_by_rule"] == {
         "before_plan_start": 1,
@@ -173,6 +174,7 @@ def test_results_ingest_validates_against_the_plan_and_reconciles(written_plan, 
     assert np.allclose(merged["inclusion_prob_x"], merged["inclusion_prob_y"])
     assert (merged["draw_type_x"] == merged["draw_type_y"]).all() and set(records["result_code"]) == {"B", "1"}
     assert report["outstanding_checks"] == len(checks) - report["accepted"]
+    assert report["checks_after_due_date"] == 1
     table = evaluate_plan(path, feedback)
     overall = table[table["item_type"] == "all"].set_index("class")
     assert set(overall.index) == set("ABCD") and overall["checks"].sum() == report["accepted"]

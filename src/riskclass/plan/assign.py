@@ -49,9 +49,9 @@ def assign_inspectors(
     order = np.argsort(hash_keys(seed, "assign", checks["check_id"].to_numpy()), kind="stable")
     chosen = np.full((len(checks), per_check), None, dtype=object)
     reasons = np.full(len(checks), "", dtype=object)
-    check_uscc, check_item = checks["uscc"].to_numpy(), checks["item_id"].to_numpy()
+    check_uscc, check_qual = checks["uscc"].to_numpy(), checks["item_id"].map(item_qualification).to_numpy()
     for row in order:
-        eligible = quals[item_qualification[check_item[row]]] & ok & (load < capacity)
+        eligible = quals[check_qual[row]] & ok & (load < capacity)
         blocked = conflicted.get(check_uscc[row])
         if blocked:
             eligible[blocked] = False
@@ -74,6 +74,7 @@ def assign_inspectors(
         {
             "inspector_id": ids,
             "department": inspectors["department"].to_numpy(),
+            "qualifications": inspectors["qualifications"].to_numpy(),
             "available": ok,
             "capacity": capacity,
             "assigned": load,

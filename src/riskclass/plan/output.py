@@ -88,8 +88,23 @@ def summarise(plan: Plan, rates: pd.DataFrame | None) -> dict:
             "min": int(plan.loads.loc[busy, "assigned"].min()) if busy.any() else 0,
             "max": int(plan.loads["assigned"].max()) if len(plan.loads) else 0,
         },
+        "staffing_by_qualification": staffing(plan),
         "expected_findings": expected_findings(plan, rates),
     }
+
+
+def staffing(plan: Plan) -> dict:
+    """Per qualification the plan needs: officer-slots demanded and the capacity of available officers
+    holding it. An officer with several qualifications counts under each, so a qualification short here
+    is what to staff first; one that looks covered may still compete for shared officers."""
+    per_check = sum(c.startswith("inspector_") for c in plan.checks.columns)
+    needed = plan.checks["qualification"].value_counts() * per_check
+    loads = plan.loads[plan.loads["available"]]
+    out = {}
+    for q, slots in needed.sort_index().items():
+        holders = loads["qualifications"].str.split(";").apply(lambda held, q=q: q in held)
+        out[q] = {"slots_needed": int(slots), "capacity_available": int(loads.loc[holders, "capacity"].sum())}
+    return out
 
 
 def _xlsx_bytes(sheets: dict[str, pd.DataFrame], when: pd.Timestamp) -> bytes:

@@ -274,6 +274,7 @@ def make_plan(inputs: PlanInputs, pp: dict, plan_id: str) -> Plan:
     checks["item_name"] = checks["item_id"].map(items["item_name"])
     checks["item_type"] = checks["item_id"].map(items["item_type"])
     checks["department"] = checks["item_id"].map(items["department"])
+    checks["qualification"] = checks["item_id"].map(items["qualification"])
     checks = checks.sort_values(["department", "item_id", "district", "uscc"], ignore_index=True)
     width = max(5, len(str(len(checks))))
     checks.insert(0, "check_id", [f"{plan_id}-{i + 1:0{width}d}" for i in range(len(checks))])

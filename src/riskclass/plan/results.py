@@ -97,6 +97,7 @@ def ingest_results(results_file: Path, plan_dir: Path, feedback_dir: Path, recei
             "received": str(received_on.date()),
             "planned_checks": len(checks),
             "outstanding_checks": int(len(checks) - len(records)),
+            "checks_after_due_date": int((records["inspection_date"] > pd.Timestamp(summary["due_date"])).sum()),
             "problems_found": int(records["result_code"].isin(codes.inspection_problem_codes()).sum()),
             "feedback_file": str(Path(feedback_dir) / f"{plan_id}.parquet"),
         }
