@@ -63,3 +63,8 @@ def inspection_problem_codes() -> list[str]:
         for code, spec in code_lists()["inspection_results"].items()
         if spec["category"] in ("problem", "corrected")
     ]
+
+
+def found_problem(result_codes: pd.Series) -> pd.Series:
+    """True where an inspection result code means a problem was found (see ``inspection_problem_codes``)."""
+    return result_codes.isin(inspection_problem_codes())

@@ -24,7 +24,7 @@ EVENT_SOURCES = {
     "inspection_problem": (
         "inspections",
         "inspection_date",
-        lambda df: df["result_code"].isin(codes.inspection_problem_codes()),
+        lambda df: codes.found_problem(df["result_code"]),
     ),
     "abnormal_listing": ("abnormal_listings", "list_date", None),
     "penalty": ("penalties", "decision_date", None),
@@ -115,7 +115,7 @@ def random_draw_outcomes(validated_dir: Path, month: str, horizon_months: int) -
     return pd.DataFrame(
         {
             "uscc": insp["uscc"].to_numpy(),
-            "problem": insp["result_code"].isin(codes.inspection_problem_codes()).astype(int).to_numpy(),
+            "problem": codes.found_problem(insp["result_code"]).astype(int).to_numpy(),
             "weight": (1.0 / insp["inclusion_prob"]).to_numpy(),
         }
     )

@@ -9,6 +9,7 @@ import pandas as pd
 
 from riskclass.indicators import load_catalog
 from riskclass.io import sha256_file
+from riskclass.plan.assign import inspector_columns
 from riskclass.plan.evaluate import ipw_rates, random_checks_with_classes
 from riskclass.plan.inputs import load_inputs
 from riskclass.plan.output import summarise, write_plan
@@ -43,7 +44,7 @@ def _refuse_to_rewrite_used_plan(plan_dir: Path, plan: Plan, feedback_dir: Path)
     published = plan_dir / "plan.csv"
     if not published.exists() or not (feedback_dir / f"{plan.plan_id}.parquet").exists():
         return
-    key = ["check_id", "uscc", "item_id", *(c for c in plan.checks.columns if c.startswith("inspector_"))]
+    key = ["check_id", "uscc", "item_id", *inspector_columns(plan.checks)]
     before = pd.read_csv(published, dtype=str, encoding="utf-8-sig", keep_default_na=False)
     after = plan.checks[key].fillna("").astype(str).reset_index(drop=True)
     before = before[key] if set(key) <= set(before.columns) else before
@@ -61,7 +62,7 @@ def verify_plan(p: dict, month: str, plan_dir: Path) -> dict[str, tuple[str, str
         differ = {}
         for fresh in sorted(again.iterdir()):
             published = Path(plan_dir) / fresh.name
-            theirs = sha256_file(published) if published.exists() else "missing"
-            if theirs != sha256_file(fresh):
-                differ[fresh.name] = (theirs, sha256_file(fresh))
+            theirs, ours = (sha256_file(published) if published.exists() else "missing"), sha256_file(fresh)
+            if theirs != ours:
+                differ[fresh.name] = (theirs, ours)
         return differ

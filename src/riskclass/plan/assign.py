@@ -15,6 +15,11 @@ import pandas as pd
 from riskclass.plan.draw import hash_keys
 
 
+def inspector_columns(checks: pd.DataFrame) -> list[str]:
+    """The assignment's columns ``inspector_1`` … ``inspector_k``, in order."""
+    return sorted((c for c in checks.columns if c.startswith("inspector_")), key=lambda c: int(c.split("_")[1]))
+
+
 def available(inspectors: pd.DataFrame, start: pd.Timestamp, due: pd.Timestamp) -> np.ndarray:
     frm, to = inspectors["available_from"], inspectors["available_to"]
     ok = inspectors["active"].astype(bool) & (frm.isna() | (frm <= start)) & (to.isna() | (to >= due))

@@ -16,8 +16,6 @@ import math
 
 import numpy as np
 
-CLASSES = ("A", "B", "C", "D")
-
 
 def derive_seed(plan_id: str, plan_date: str, published_value: str = "") -> tuple[str, str]:
     """The seed text (published with the plan) and the seed (first 16 hex digits of its SHA-256)."""
@@ -54,52 +52,43 @@ def target_counts(sizes: np.ndarray, ratios: np.ndarray, floors: np.ndarray) -> 
     return floor_n, target
 
 
+def _boundary(reached, lo: float, hi: float, steps: int) -> tuple[float, float]:
+    """Bisect [lo, hi], where ``reached`` is monotone, false at ``lo`` and true at ``hi``; return the
+    narrowed (lo, hi)."""
+    for _ in range(steps):
+        mid = (lo + hi) / 2
+        lo, hi = (lo, mid) if reached(mid) else (mid, hi)
+    return lo, hi
+
+
 def uplift(counts: np.ndarray, sizes: np.ndarray, minimum: int) -> tuple[np.ndarray, float]:
     """Scale ``counts`` up by one common factor (capped by stratum sizes) until they sum to ``minimum``;
     returns the new counts and the factor (1.0 when already enough)."""
     counts, sizes = np.asarray(counts, dtype=np.int64), np.asarray(sizes, dtype=np.int64)
     minimum = min(int(minimum), int(sizes.sum()))
-    if counts.sum() >= minimum:
+    if counts.sum() >= minimum or counts.sum() == 0:  # zero only if every floor is zero, which params forbid
         return counts, 1.0
 
     def scaled(s: float) -> np.ndarray:
         return np.minimum(sizes, np.maximum(counts, np.ceil(counts * s - 1e-9).astype(np.int64)))
 
-    if counts.sum() == 0:  # only when every floor is zero, which the plan parameters forbid
-        return counts, 1.0
-    lo, hi = 1.0, 2.0
+    hi = 2.0
     while scaled(hi).sum() < minimum:
         hi *= 2
-    for _ in range(60):
-        mid = (lo + hi) / 2
-        lo, hi = (mid, hi) if scaled(mid).sum() < minimum else (lo, mid)
+    _, hi = _boundary(lambda s: scaled(s).sum() >= minimum, 1.0, hi, 60)
     return scaled(hi), hi
 
 
-def scaled_counts(floor_n: np.ndarray, target: np.ndarray, share: float) -> np.ndarray:
+def scaled_counts(floor_n: np.ndarray, target: np.ndarray, share: float | np.ndarray) -> np.ndarray:
     """Targets reduced to ``share`` of themselves, never below the floors."""
     return np.maximum(floor_n, np.floor(share * target + 1e-9).astype(np.int64))
-
-
-def _bisect(fits, lo: float = 0.0, hi: float = 1.0) -> float:
-    """Largest share in [lo, hi] for which ``fits(share)`` holds (``fits`` is monotone decreasing)."""
-    if fits(hi):
-        return hi
-    for _ in range(50):
-        mid = (lo + hi) / 2
-        lo, hi = (mid, hi) if fits(mid) else (lo, mid)
-    return lo
 
 
 def smallest_share(floor_n: np.ndarray, target: np.ndarray, minimum: int) -> float:
     """Smallest share of the targets that still draws ``minimum`` in total (the item's overall floor)."""
     if scaled_counts(floor_n, target, 0.0).sum() >= minimum:
         return 0.0
-    lo, hi = 0.0, 1.0
-    for _ in range(50):
-        mid = (lo + hi) / 2
-        lo, hi = (mid, hi) if scaled_counts(floor_n, target, mid).sum() < minimum else (lo, mid)
-    return hi
+    return _boundary(lambda s: scaled_counts(floor_n, target, s).sum() >= minimum, 0.0, 1.0, 50)[1]
 
 
 def fit_capacity(
@@ -109,9 +98,11 @@ def fit_capacity(
     share) so that the total fits ``capacity``. Returns (counts, λ); λ = 1 when the targets fit."""
 
     def counts(share: float) -> np.ndarray:
-        return np.maximum(floor_n, np.floor(np.maximum(share, min_share) * target + 1e-9).astype(np.int64))
+        return scaled_counts(floor_n, target, np.maximum(share, min_share))
 
-    share = _bisect(lambda s: counts(s).sum() <= capacity)
+    if counts(1.0).sum() <= capacity:
+        return counts(1.0), 1.0
+    share, _ = _boundary(lambda s: counts(s).sum() > capacity, 0.0, 1.0, 50)
     return counts(share), share
 
 

@@ -17,6 +17,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from riskclass import codes
+
 Z95 = 1.959963984540054
 
 
@@ -70,11 +72,9 @@ def wilson_interval(rate: float, pi: np.ndarray) -> tuple[float, float]:
 
 def random_checks_with_classes(inspections: pd.DataFrame, class_history: pd.DataFrame) -> pd.DataFrame:
     """Random-draw inspections joined to the entity's class in the month before the check."""
-    from riskclass import codes
-
     drawn = inspections[inspections["draw_type"].isin(["undirected", "directed"])].copy()
     drawn["month"] = (drawn["inspection_date"].dt.to_period("M") - 1).astype(str)
-    drawn["problem"] = drawn["result_code"].isin(codes.inspection_problem_codes())
+    drawn["problem"] = codes.found_problem(drawn["result_code"])
     out = drawn.merge(class_history[["uscc", "month", "class"]], on=["uscc", "month"], how="inner")
     return out.assign(inclusion_prob=out["inclusion_prob"].astype(float))
 

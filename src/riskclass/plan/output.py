@@ -23,6 +23,7 @@ import pandas as pd
 from riskclass import codes, contract
 from riskclass.io import atomic_directory, write_parquet
 from riskclass.model.scoring import CLASSES
+from riskclass.plan.assign import inspector_columns
 from riskclass.plan.planner import Plan
 
 PLAN_COLUMNS = {
@@ -97,7 +98,7 @@ def staffing(plan: Plan) -> dict:
     """Per qualification the plan needs: officer-slots demanded and the capacity of available officers
     holding it. An officer with several qualifications counts under each, so a qualification short here
     is what to staff first; one that looks covered may still compete for shared officers."""
-    per_check = sum(c.startswith("inspector_") for c in plan.checks.columns)
+    per_check = len(inspector_columns(plan.checks))
     needed = plan.checks["qualification"].value_counts() * per_check
     loads = plan.loads[plan.loads["available"]]
     out = {}
@@ -120,7 +121,7 @@ def _xlsx_bytes(sheets: dict[str, pd.DataFrame], when: pd.Timestamp) -> bytes:
 
 def plan_columns(checks: pd.DataFrame) -> dict[str, str]:
     """Column → Chinese header of the published plan, with one column per assigned inspector."""
-    officers = sorted((c for c in checks.columns if c.startswith("inspector_")), key=lambda c: int(c.split("_")[1]))
+    officers = inspector_columns(checks)
     out = {}
     for name, label in PLAN_COLUMNS.items():
         if name == "start_date":

@@ -16,9 +16,9 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 
+from riskclass.model.scoring import CLASSES
 from riskclass.plan.assign import assign_inspectors, available
 from riskclass.plan.draw import (
-    CLASSES,
     class_allocation,
     combined_probability,
     derive_seed,

@@ -23,9 +23,10 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import linprog
 
-from riskclass.classify.run import assign_classes
+from riskclass.classify.run import assign_classes, previous_month
 from riskclass.indicators import load_month
-from riskclass.plan.draw import CLASSES, class_allocation
+from riskclass.model.scoring import CLASSES
+from riskclass.plan.draw import class_allocation
 from riskclass.plan.evaluate import ipw_rates, random_checks_with_classes
 
 POLICY_LABELS = {
@@ -68,10 +69,6 @@ def monthly_classes(features_dir: Path, months: list[str], model, overrides: lis
     return pd.concat(frames, ignore_index=True)
 
 
-def _counts(ratios: np.ndarray, sizes: np.ndarray, floors: np.ndarray, min_overall: float) -> np.ndarray:
-    return class_allocation(sizes, ratios, floors, min_overall)[1]
-
-
 def _apportion(ratios: np.ndarray, sizes: np.ndarray, floors: np.ndarray, caps: np.ndarray, total: int) -> np.ndarray:
     """Whole counts per class near ratios × sizes, within [ceil(floor·N), floor(cap·N)], summing to ``total``
     where the bounds allow (largest remainders first)."""
@@ -112,13 +109,12 @@ def compare_policies(
     rows, ratio_rows = [], []
     checks = random_checks_with_classes(inspections, classes)
     for month in months:
-        before = str(pd.Period(month, freq="M") - 1)
-        cls = classes[classes["month"] == before][["uscc", "class"]]
+        cls = classes[classes["month"] == previous_month(month)][["uscc", "class"]]
         state = truth[truth["month"] == month][["uscc", "violating"]]
         pop = cls.merge(state, on="uscc", how="inner")
         sizes = np.array([(pop["class"] == k).sum() for k in CLASSES])
         violators = np.array([((pop["class"] == k) & pop["violating"]).sum() for k in CLASSES])
-        default_counts = _counts(ratios_default, sizes, floors, pp["min_overall_ratio"])
+        default_counts = class_allocation(sizes, ratios_default, floors, pp["min_overall_ratio"])[1]
         capacity = int(default_counts.sum())
         known = checks[checks["inspection_date"] < pd.Period(month, freq="M").start_time]
         est = ipw_rates(known, "class").set_index("class")["rate"] if len(known) else pd.Series(dtype=float)
@@ -191,11 +187,11 @@ def run_comparison(p: dict, first_month: str, last_month: str, reps: int, seed: 
 
     pp, fp = p["plan"], p["features"]
     months = months_between(first_month, last_month)
-    class_from = str(pd.Period(first_month, freq="M") - 1 - int(pp["policy_warmup_months"]))
+    class_from = str(pd.Period(previous_month(first_month), freq="M") - int(pp["policy_warmup_months"]))
     model = RiskModel.load(Path(p["classify"]["model_dir"]))
     classes = monthly_classes(
         Path(fp["out_dir"]),
-        months_between(class_from, str(pd.Period(last_month, freq="M") - 1)),
+        months_between(class_from, previous_month(last_month)),
         model,
         p["classify"]["overrides"],
     )

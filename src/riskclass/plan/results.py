@@ -98,7 +98,7 @@ def ingest_results(results_file: Path, plan_dir: Path, feedback_dir: Path, recei
             "planned_checks": len(checks),
             "outstanding_checks": int(len(checks) - len(records)),
             "checks_after_due_date": int((records["inspection_date"] > pd.Timestamp(summary["due_date"])).sum()),
-            "problems_found": int(records["result_code"].isin(codes.inspection_problem_codes()).sum()),
+            "problems_found": int(codes.found_problem(records["result_code"]).sum()),
             "feedback_file": str(Path(feedback_dir) / f"{plan_id}.parquet"),
         }
     )
@@ -122,7 +122,7 @@ def evaluate_plan(plan_dir: Path, feedback_dir: Path) -> pd.DataFrame:
     joined = results.merge(
         checks[["check_id", "class", "item_type", "inclusion_prob"]], left_on="inspection_id", right_on="check_id"
     )
-    joined["problem"] = joined["result_code"].isin(codes.inspection_problem_codes())
+    joined["problem"] = codes.found_problem(joined["result_code"])
     by_class = ipw_rates(joined, "class").assign(item_type="all")
     by_type = ipw_rates(joined, ["class", "item_type"])
     table = pd.concat([by_class, by_type], ignore_index=True)

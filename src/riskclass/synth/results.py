@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from riskclass.synth.simulate import _DISPOSITION, _RESULT_BY_TYPE
+from riskclass.synth.simulate import DISPOSITION, RESULT_BY_TYPE
 
 # the violation type a check of each qualification looks for
 _TYPE_BY_QUALIFICATION = {
@@ -46,7 +46,7 @@ def simulate_results(
     vtype = np.array([_TYPE_BY_QUALIFICATION.get(q, "default") for q in qualification], dtype=object)
     for kind in np.unique(vtype[detected]):
         m = detected & (vtype == kind)
-        options, probs = _RESULT_BY_TYPE[kind]
+        options, probs = RESULT_BY_TYPE[kind]
         result[m] = np.array(options, dtype=object)[rng.choice(len(options), int(m.sum()), p=probs)]
     start = pd.Timestamp(checks["start_date"].iloc[0]) if n else pd.Timestamp("1970-01-01")
     dates = start + pd.to_timedelta(rng.integers(0, 28, n), unit="D")
@@ -56,7 +56,7 @@ def simulate_results(
             "uscc": checks["uscc"],
             "inspection_date": dates.strftime("%Y-%m-%d"),
             "result_code": result,
-            "disposition": [_DISPOSITION.get(code, "correct") for code in result],
+            "disposition": [DISPOSITION.get(code, "correct") for code in result],
         }
     )
     if faulty:

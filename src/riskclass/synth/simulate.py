@@ -69,7 +69,7 @@ def _violation_type(rng, n, food, drug, special, sections, shell) -> np.ndarray:
 
 
 # result code of a detected violation, by violation type: (codes, probabilities)
-_RESULT_BY_TYPE = {
+RESULT_BY_TYPE = {
     "registration": (["B", "C", "6", "D", "E", "8"], [0.35, 0.12, 0.25, 0.13, 0.13, 0.02]),
     "food_safety": (["3", "E", "D"], [0.65, 0.3, 0.05]),
     "drug_safety": (["3", "E"], [0.7, 0.3]),
@@ -77,7 +77,7 @@ _RESULT_BY_TYPE = {
     "product_quality": (["4", "E", "D"], [0.6, 0.3, 0.1]),
     "default": (["D", "5", "E", "G", "B"], [0.45, 0.15, 0.3, 0.03, 0.07]),
 }
-_DISPOSITION = {
+DISPOSITION = {
     "1": "none",
     "F": "routine",
     "7": "routine",
@@ -591,11 +591,11 @@ class CitySimulation:
         ] = "7"
         for vtype in np.unique(self.vtype[idx[detected]]):
             m = detected & (self.vtype[idx] == vtype)
-            options, probs = _RESULT_BY_TYPE.get(vtype, _RESULT_BY_TYPE["default"])
+            options, probs = RESULT_BY_TYPE.get(vtype, RESULT_BY_TYPE["default"])
             result[m] = np.array(options, dtype=object)[rng.choice(len(options), int(m.sum()), p=probs)]
         shell_found = detected & self.is_shell[idx] & (rng.random(len(idx)) < 0.5)
         result[shell_found] = "6"
-        disposition = np.array([_DISPOSITION.get(code, "correct") for code in result], dtype=object)
+        disposition = np.array([DISPOSITION.get(code, "correct") for code in result], dtype=object)
         case = np.isin(result, ["B", "C", "D", "3", "4", "5", "G", "8"]) & (
             rng.random(len(idx)) < self.ev["penalty_after_inspection"]
         )
