@@ -3,8 +3,8 @@
     python benchmarks/bench_classify.py --validated /tmp/bench1m/validated --month 2026-10
 
 Runs in a child process (peak RSS sampled): builds the month's indicators (timed separately),
-then classifies every entity with the champion in models/champion — score, classes, overrides,
-SHAP-based reasons — and writes results, history, report and manifest (timed). Results:
+then classifies every entity with the champion in models/champion — indicators again, score, classes,
+overrides, SHAP-based reasons — and seals the record: classes, indicator snapshot, report, manifest (timed). Results:
 benchmarks/results/classify_<entities>.json and docs/benchmarks.md.
 """
 
@@ -30,17 +30,18 @@ def run(validated: Path, month: str, work: Path) -> dict:
     p = copy.deepcopy(load_params(ROOT / "params.yaml"))
     p["features"].update(validated_dir=str(validated), catalog=str(ROOT / "indicators.yaml"))
     p["classify"].update(
-        out_dir=str(work / "classes"),
-        features_dir=str(work / "monthly"),
+        records_dir=str(work / "records"),
+        head_file=str(work / "records_head.json"),
         model_dir=str(ROOT / p["classify"]["model_dir"]),
     )
     t = time.perf_counter()
     build_one(validated, load_catalog(ROOT / "indicators.yaml"), month, work / "monthly")
     indicators_s = round(time.perf_counter() - t, 1)
     t = time.perf_counter()
-    summary = classify_month(p, month)
+    outcome = classify_month(p, month)
+    summary = outcome.summary
     classify_s = round(time.perf_counter() - t, 1)
-    rows = len(pd.read_parquet(work / "classes" / f"{month}.parquet", columns=["uscc"]))
+    rows = len(pd.read_parquet(outcome.record.classes_path, columns=["uscc"]))
     return {
         "month": month,
         "entities": rows,

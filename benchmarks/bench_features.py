@@ -52,7 +52,8 @@ def run_duckdb(validated: Path, month: str, out: Path, subset: bool, memory_limi
 def run_pandas(validated: Path, month: str, out: Path) -> None:
     """The subset, written the way one would without a catalog: load, filter by date, group, join."""
     from riskclass import codes
-    from riskclass.indicators.builder import due_year, month_end
+    from riskclass.indicators.builder import due_year
+    from riskclass.periods import month_end
 
     start = time.perf_counter()
     as_of = pd.Timestamp(month_end(month))

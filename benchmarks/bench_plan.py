@@ -51,8 +51,9 @@ def _with_planning_tables(validated: Path, work: Path, p: dict) -> Path:
 
 def run(validated: Path, month: str, work: Path) -> dict:
 
-    from riskclass.classify.run import classify_month, next_month
+    from riskclass.classify.run import classify_month
     from riskclass.params import load_params
+    from riskclass.periods import next_month
     from riskclass.plan import run_plan
 
     p = copy.deepcopy(load_params(ROOT / "params.yaml"))
@@ -61,8 +62,8 @@ def run(validated: Path, month: str, work: Path) -> dict:
         validated_dir=str(validated), catalog=str(ROOT / "indicators.yaml"), feedback_dir=str(work / "feedback")
     )
     p["classify"].update(
-        out_dir=str(work / "classes"),
-        features_dir=str(work / "monthly"),
+        records_dir=str(work / "records"),
+        head_file=str(work / "records_head.json"),
         model_dir=str(ROOT / p["classify"]["model_dir"]),
     )
     p["plan"]["out_dir"] = str(work / "plans")

@@ -281,11 +281,27 @@ def write_snapshot(raw_dir: Path, rows: dict[str, list[dict]] | None = None, man
 
 
 def classified_world(small_city: Path, validated: Path, params: dict, root: Path) -> tuple[dict, Path]:
-    """A champion trained on the small city, classes for 2026-09 and 2026-10, and parameters pointing at
-    scratch folders under ``root``."""
+    """A champion trained on the small city, sealed records for 2026-08 and 2026-09, and parameters pointing
+    at scratch folders under ``root`` (records in ``root/records``)."""
+    from riskclass.classify.run import classify_month
+
+    p = trained_world(small_city, validated, params, root)
+    classify_month(p, "2026-08")
+    classify_month(p, "2026-09")
+    return p, root
+
+
+def promote_variant(p: dict) -> str:
+    """Stand-in for a promotion: the champion export becomes another version that scores differently."""
+    from riskclass.synth.operation import promote_recalibrated
+
+    return promote_recalibrated(Path(p["classify"]["model_dir"]))
+
+
+def trained_world(small_city: Path, validated: Path, params: dict, root: Path) -> dict:
+    """A champion (v7) trained on the small city and parameters pointing at scratch folders under ``root``."""
     import copy
 
-    from riskclass.classify.run import classify_month
     from riskclass.indicators import build, load_catalog, months_between
     from riskclass.model.dataset import out_of_time_split
     from riskclass.model.pipeline import snapshot_date
@@ -311,9 +327,7 @@ def classified_world(small_city: Path, validated: Path, params: dict, root: Path
     model.info["registered_version"] = "7"
     model.save(root / "champion")
     p["classify"].update(
-        out_dir=str(root / "classes"), features_dir=str(root / "monthly"), model_dir=str(root / "champion")
+        records_dir=str(root / "records"), model_dir=str(root / "champion"), head_file=str(root / "head.json")
     )
     p["plan"]["out_dir"] = str(root / "plans")
-    classify_month(p, "2026-09")
-    classify_month(p, "2026-10")
-    return p, root
+    return p

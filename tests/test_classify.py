@@ -1,8 +1,12 @@
-"""The monthly classification run: overrides, reasons, history, determinism, audit verify / reproduce."""
+"""The monthly classification as a sequence of sealed records: overrides, reasons, history, re-runs,
+promotions, revisions, back-fills, periods, the lock, and what audit verify / reproduce catch."""
 
 from __future__ import annotations
 
+import copy
 import json
+import shutil
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -11,10 +15,12 @@ import pytest
 from riskclass.classify.audit import reproduce, verify
 from riskclass.classify.overrides import apply_overrides, validate_rules
 from riskclass.classify.run import classify_month, entity_history
-from riskclass.cli import set_classify_month
 from riskclass.io import sha256_file, write_parquet
+from riskclass.periods import PeriodError
+from riskclass.records import LockHeld, RecordError, RecordStore, exclusive
+from riskclass.records.store import canonical_sha
 
-from conftest import ROOT, classified_world
+from conftest import classified_world, promote_variant
 
 RULES = [
     {"id": "serious", "name_zh": "严重", "indicator": "x", "min_value": 1, "min_class": "D"},
@@ -36,26 +42,40 @@ def test_override_rules_are_validated():
         validate_rules([{**RULES[0], "min_class": "E"}], {"x"})
 
 
-def test_set_classify_month_keeps_the_rest_of_params(tmp_path):
-    path = tmp_path / "params.yaml"
-    path.write_text((ROOT / "params.yaml").read_text(encoding="utf-8"), encoding="utf-8")
-    set_classify_month(path, "2026-07")
-    after = path.read_text(encoding="utf-8")
-    assert 'month: "2026-07"' in after and "# the month classified" in after
-    assert after.count("2026-07") == 1
-    assert len(after.splitlines()) == len((ROOT / "params.yaml").read_text(encoding="utf-8").splitlines())
-
-
 @pytest.fixture(scope="module")
 def world(small_city, small_city_ingested, params, tmp_path_factory):
-    """A champion trained on the small city, and the parameters pointing at scratch folders."""
+    """A champion trained on the small city, sealed 2026-08 and 2026-09, parameters pointing at scratch folders."""
     return classified_world(small_city, small_city_ingested[0], params, tmp_path_factory.mktemp("classify"))
 
 
-def test_every_entity_gets_score_classes_reasons_and_version(world):
+@pytest.fixture
+def fork(world, tmp_path):
+    """A private copy of the world (store, model, feedback) for tests that add records."""
     p, root = world
-    out = pd.read_parquet(root / "classes" / "2026-10.parquet")
-    features = pd.read_parquet(root / "monthly" / "2026-10.parquet")
+    new = tmp_path / "world"
+    shutil.copytree(root, new, ignore=shutil.ignore_patterns("features"))
+    q = copy.deepcopy(p)
+    q["classify"].update(
+        records_dir=str(new / "records"), model_dir=str(new / "champion"), head_file=str(new / "head.json")
+    )
+    q["features"]["feedback_dir"] = str(new / "feedback")
+    q["plan"]["out_dir"] = str(new / "plans")
+    return q, new
+
+
+def tree(root: Path) -> dict[str, str]:
+    return {f.relative_to(root).as_posix(): sha256_file(f) for f in sorted(root.rglob("*")) if f.is_file()}
+
+
+def store_of(p: dict) -> RecordStore:
+    return RecordStore(p["classify"]["records_dir"])
+
+
+def test_every_entity_gets_score_classes_reasons_and_version(world):
+    p, _root = world
+    record = store_of(p).current("2026-09")
+    out = pd.read_parquet(record.classes_path)
+    features = pd.read_parquet(record.features_path)
     assert out["uscc"].tolist() == sorted(features["uscc"])
     assert out["score"].between(0, 1000).all() and set(out["class"]) <= set("ABCD")
     assert (out["model_version"] == "7").all()
@@ -70,80 +90,227 @@ def test_every_entity_gets_score_classes_reasons_and_version(world):
     serious = features.set_index("uscc").loc[out["uscc"], "SUP.SER.listed_now"].to_numpy() == 1
     assert (out.loc[serious, "class"] == "D").all()
     assert out["reason_1"].str.contains(" = ").mean() > 0.9  # Chinese name = value (+contribution)
+    assert sorted(f.name for f in record.path.iterdir()) == sorted(
+        [
+            "classes.parquet",
+            "features.parquet",
+            "indicators.yaml",
+            "manifest.json",
+            "params.json",
+            "report.html",
+            "report.json",
+        ]
+    )
 
 
 def test_history_and_transitions(world):
-    _p, root = world
-    summary = json.loads((root / "classes" / "reports" / "2026-10.json").read_text(encoding="utf-8"))
-    assert summary["previous_month"] == "2026-09"
+    p, _root = world
+    record = store_of(p).current("2026-09")
+    summary = json.loads((record.path / "report.json").read_text(encoding="utf-8"))
+    assert summary["previous_month"] == "2026-08"
     moved = sum(sum(row.values()) for row in summary["transitions"].values())
-    sept = pd.read_parquet(root / "classes" / "2026-09.parquet")
-    octo = pd.read_parquet(root / "classes" / "2026-10.parquet")
-    assert moved == len(set(sept["uscc"]) | set(octo["uscc"]))
-    someone = octo["uscc"].iloc[0]
-    h = entity_history(root / "classes", someone)
-    assert h["month"].tolist() == ["2026-09", "2026-10"] or h["month"].tolist() == ["2026-10"]
-    html = (root / "classes" / "reports" / "2026-10.html").read_text(encoding="utf-8")
+    aug = pd.read_parquet(store_of(p).current("2026-08").classes_path)
+    sep = pd.read_parquet(record.classes_path)
+    assert moved == len(set(aug["uscc"]) | set(sep["uscc"]))
+    someone = sep["uscc"].iloc[0]
+    h = entity_history(p, someone)
+    assert h["month"].tolist() in (["2026-08", "2026-09"], ["2026-09"])
+    assert (h["revision"] == 1).all()
+    html = (record.path / "report.html").read_text(encoding="utf-8")
     assert "企业信用风险分类结果" in html and "不对外公开" in html
 
 
-def test_same_month_twice_gives_identical_bytes_and_verify_passes(world):
-    p, root = world
-    files = ["2026-10.parquet", "reports/2026-10.json", "reports/2026-10.html", "manifests/2026-10.json"]
-    before = {f: sha256_file(root / "classes" / f) for f in files}
-    classify_month(p, "2026-10")
-    assert {f: sha256_file(root / "classes" / f) for f in files} == before
-    assert verify(p, "2026-10") == []
-    assert reproduce(p, "2026-10") == []
+def test_a_rerun_of_a_sealed_month_changes_nothing_and_it_verifies_and_reproduces(world):
+    p, _root = world
+    store = store_of(p)
+    before = tree(store.root)
+    outcome = classify_month(p, "2026-09")
+    assert not outcome.sealed_now and outcome.record.revision == 1
+    assert tree(store.root) == before
+    result = verify(p, "2026-09")
+    assert result.problems == []
+    assert reproduce(p, "2026-09").problems == []
 
 
-def test_verify_names_a_tampered_class(world, tmp_path):
-    p, root = world
-    path = root / "classes" / "2026-10.parquet"
-    original = path.read_bytes()
-    try:
-        frame = pd.read_parquet(path)
-        frame.loc[0, "class"] = "A" if frame.loc[0, "class"] != "A" else "B"  # one value edited
-        write_parquet(frame, path)
-        problems = verify(p, "2026-10")
-        assert problems == ["output 2026-10.parquet: content differs from the manifest"]
-    finally:
-        path.write_bytes(original)
-    assert verify(p, "2026-10") == []
+def test_a_promotion_affects_the_next_month_only_unless_a_revision_is_asked(fork):
+    p, _root = fork
+    store = store_of(p)
+    before = tree(store.months_dir)
+    promote_variant(p)
+    assert not classify_month(p, "2026-09").sealed_now  # the sealed month is not re-classified
+    outcome = classify_month(p, "2026-10")
+    assert outcome.sealed_now and outcome.record.manifest["model"]["version"] == "8"
+    assert set(pd.read_parquet(outcome.record.classes_path)["model_version"]) == {"8"}
+    revised = classify_month(p, "2026-09", "revision", "re-classified with v8 at the director's request", "auditor")
+    assert revised.record.revision == 2 and revised.record.entry["by"] == "auditor"
+    after = tree(store.months_dir)
+    assert {k: after[k] for k in before} == before  # nothing written earlier changed a byte
+    assert len(list(store.models_dir.iterdir())) == 2  # both models kept
+    history = entity_history(p, pd.read_parquet(revised.record.classes_path)["uscc"].iloc[0])
+    assert history.set_index("month").loc["2026-09", "revision"] == 2
+    result = verify(p, every=True)
+    assert result.problems == []
+    for month, revision in [("2026-09", 1), ("2026-09", 2), ("2026-10", 1)]:
+        assert reproduce(p, month, revision).problems == []
+    with pytest.raises(RecordError, match="needs a reason"):
+        classify_month(p, "2026-09", "revision", "")
 
 
-def test_verify_detects_a_broken_chain_and_a_changed_model(world):
-    p, root = world
-    first = root / "classes" / "manifests" / "2026-09.json"
-    original = first.read_bytes()
-    try:
-        first.write_bytes(original.replace(b'"month": "2026-09"', b'"month": "2026-09" '))
-        assert any("chain broken" in x for x in verify(p, "2026-10"))
-    finally:
-        first.write_bytes(original)
-    meta = root / "champion" / "model.json"
-    saved = meta.read_bytes()
-    try:
-        meta.write_bytes(saved + b"\n")
-        assert any("model file model.json" in x for x in verify(p, "2026-10"))
-    finally:
-        meta.write_bytes(saved)
+def test_periods_are_checked(fork):
+    p, _root = fork
+    with pytest.raises(PeriodError, match="after the data snapshot"):
+        classify_month(p, "2027-05")
+    with pytest.raises(PeriodError, match="before the data window"):
+        classify_month(p, "2019-01")
+    with pytest.raises(PeriodError, match="YYYY-MM"):
+        classify_month(p, "2026-13")
+    with pytest.raises(RecordError, match="back-fill"):
+        classify_month(p, "2026-05")
+    assert store_of(p).sealed_months() == ["2026-08", "2026-09"]
+    outcome = classify_month(p, "2026-05", "backfill", "the May run was missed")
+    assert outcome.record.entry["kind"] == "backfill" and outcome.record.manifest["previous"] is None
+    assert store_of(p).sealed_months() == ["2026-05", "2026-08", "2026-09"]
+    assert verify(p, every=True).problems == []
 
 
-def test_interrupted_run_leaves_previous_results_and_rerun_completes(world, monkeypatch):
-    p, root = world
-    sept = sha256_file(root / "classes" / "2026-09.parquet")
+def test_a_second_writer_changes_nothing(fork):
+    p, _root = fork
+    store = store_of(p)
+    before = tree(store.root)
+    with exclusive(store.root, "another classify"), pytest.raises(LockHeld, match="another classify"):
+        classify_month(p, "2026-10")
+    assert tree(store.root) == before
+
+
+def test_an_interrupted_run_leaves_no_record_and_a_rerun_completes(fork, monkeypatch):
+    p, _root = fork
+    store = store_of(p)
+    before = tree(store.root)
     import riskclass.classify.run as run_module
 
-    def boom(*args, **kwargs):
+    def power_cut(*args, **kwargs):
         raise KeyboardInterrupt("power cut")
 
-    monkeypatch.setattr(run_module, "update_history", boom)
+    monkeypatch.setattr(run_module, "build_manifest", power_cut)
     with pytest.raises(KeyboardInterrupt):
         classify_month(p, "2026-10")
     monkeypatch.undo()
-    assert sha256_file(root / "classes" / "2026-09.parquet") == sept
-    assert not [f for f in (root / "classes").rglob(".*")]  # no half-written scratch files left
-    pd.read_parquet(root / "classes" / "2026-10.parquet")  # a complete file, old or new, never half-written
+    assert tree(store.root) == before
+    assert classify_month(p, "2026-10").sealed_now
+    assert verify(p).problems == []
+
+
+def test_the_score_bands_come_from_params_and_take_effect_for_the_next_month(fork):
+    p, _root = fork
+    q = copy.deepcopy(p)
+    q["score"]["bands"] = {"A": 0, "B": 100, "C": 400, "D": 700}
+    record = classify_month(q, "2026-10").record
+    out = pd.read_parquet(record.classes_path)
+    assert json.loads((record.path / "params.json").read_text(encoding="utf-8"))["bands"] == q["score"]["bands"]
+    expected = np.select([out["score"] >= 700, out["score"] >= 400, out["score"] >= 100], ["D", "C", "B"], "A")
+    assert (out["model_class"] == expected).all()
+    sealed = pd.read_parquet(store_of(p).current("2026-09").classes_path)
+    assert (
+        sealed["model_class"]
+        .eq(np.select([sealed["score"] >= 750, sealed["score"] >= 500, sealed["score"] >= 200], ["D", "C", "B"], "A"))
+        .all()
+    )
+    q["score"]["pdo"] = 250
+    with pytest.raises(ValueError, match=r"score\.pdo"):
+        classify_month(q, "2026-10", "revision", "new pdo")
+
+
+def _rewrite(path: Path, edit) -> None:
+    frame = pd.read_parquet(path)
+    edit(frame)
+    write_parquet(frame, path)
+
+
+def test_verify_names_each_kind_of_tampering(fork):
+    p, _root = fork
+    store = store_of(p)
+    record = store.current("2026-09")
+
+    def caught(path: Path, change, expect: str):
+        original = path.read_bytes()
+        try:
+            change(path)
+            problems = verify(p, "2026-09").problems
+            assert any(expect in x for x in problems), problems
+        finally:
+            path.write_bytes(original)
+        assert verify(p, "2026-09").problems == []
+
+    def flip_first_class(path: Path) -> None:
+        _rewrite(path, lambda f: f.loc.__setitem__((0, "class"), "A" if f.loc[0, "class"] != "A" else "B"))
+
+    def replace(old: bytes, new: bytes):
+        return lambda path: path.write_bytes(path.read_bytes().replace(old, new))
+
+    caught(record.classes_path, flip_first_class, "file classes.parquet differs")
+    caught(store.history_path, flip_first_class, "history")
+    caught(record.path / "params.json", replace(b'"reasons"', b'"reasons_"'), "params.json differs")
+    caught(record.path / "manifest.json", replace(b'"version": "7"', b'"version": "9"'), "manifest differs")
+    model_json = store.model_path(record.manifest["model"]["id"]) / "model.json"
+    caught(model_json, replace(b"}", b"} "), "files differ")
+    caught(store.ledger_path, replace(b"2026-08", b"2026-07"), "ledger")
+
+
+def _consistent_rewrite_of_latest(store: RecordStore) -> None:
+    """What an insider with write access but no key can do: alter the latest month and re-seal every hash."""
+    record = store.current("2026-09")
+    _rewrite(record.classes_path, lambda f: f.loc.__setitem__((slice(None), "class"), "A"))
+    manifest = record.manifest
+    manifest["files"]["classes.parquet"] = sha256_file(record.classes_path)
+    (record.path / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    entries = store.ledger()
+    last = entries[-1]
+    last["manifest_sha256"] = sha256_file(record.path / "manifest.json")
+    write_parquet(store.history_frame(), store.history_path)
+    last["history_sha256"] = sha256_file(store.history_path)
+    last["entry_sha256"] = canonical_sha({k: v for k, v in last.items() if k not in ("entry_sha256", "anchor")})
+    store.ledger_path.write_text("".join(json.dumps(e, sort_keys=True) + "\n" for e in entries), encoding="utf-8")
+
+
+def test_a_consistent_rewrite_of_the_latest_month_is_caught_by_the_key_and_by_reproduce(
+    small_city, small_city_ingested, params, tmp_path, monkeypatch
+):
+    key = tmp_path / "keys" / "audit.key"
+    key.parent.mkdir()
+    key.write_text("0123456789abcdef0123456789abcdef", encoding="utf-8")
+    monkeypatch.setenv("RISKCLASS_AUDIT_KEY_FILE", str(key))
+    p, _root = classified_world(small_city, small_city_ingested[0], params, tmp_path / "w")
+    store = store_of(p)
+    assert verify(p).problems == [] and all(e["anchor"] for e in store.ledger())
+    _consistent_rewrite_of_latest(store)
+    assert any("HMAC" in x for x in verify(p).problems)
+    monkeypatch.delenv("RISKCLASS_AUDIT_KEY_FILE")  # without the key only the head and reproduce can tell
+    Path(p["classify"]["head_file"]).unlink()
+    keyless = verify(p)
+    assert keyless.problems == [] and any("no audit key" in n for n in keyless.notes)
+    assert any("classes.parquet differs" in x for x in reproduce(p, "2026-09").problems)
+
+
+def test_a_truncated_ledger_is_caught_by_the_committed_head(fork):
+    p, _root = fork
+    store = store_of(p)
+    lines = store.ledger_path.read_text(encoding="utf-8").splitlines(keepends=True)
+    store.ledger_path.write_text("".join(lines[:-1]), encoding="utf-8")
+    problems = verify(p).problems
+    assert any("truncated" in x for x in problems), problems
+
+
+def test_reproduce_after_later_months_and_new_data_names_the_model_when_it_is_corrupted(fork):
+    p, _root = fork
+    promote_variant(p)
     classify_month(p, "2026-10")
-    assert verify(p, "2026-10") == []
+    (Path(p["features"]["feedback_dir"])).mkdir(parents=True, exist_ok=True)
+    result = reproduce(p, "2026-08")
+    assert result.problems == []
+    store = store_of(p)
+    model_file = store.model_path(store.current("2026-08").manifest["model"]["id"]) / "model.cbm"
+    model_file.write_bytes(model_file.read_bytes()[:-64] + b"\0" * 64)
+    problems = reproduce(p, "2026-08").problems
+    assert problems and any("cause — model" in x for x in problems), problems
+    with pytest.raises(RecordError, match="no sealed record for 2026-06"):
+        reproduce(p, "2026-06")

@@ -12,9 +12,9 @@ from hypothesis import strategies as st
 
 from riskclass import contract
 from riskclass.indicators import build, load_catalog, load_month
-from riskclass.indicators.builder import month_end
 from riskclass.indicators.sources import EVENT_DAY
 from riskclass.io import sha256_file, write_parquet
+from riskclass.periods import month_end
 
 from conftest import ROOT
 

@@ -9,8 +9,9 @@ import pandas as pd
 import pytest
 
 from riskclass.indicators import build, load_catalog, load_month
-from riskclass.indicators.builder import due_year, month_end
+from riskclass.indicators.builder import due_year
 from riskclass.ingest import ingest
+from riskclass.periods import month_end
 
 from conftest import ROOT, write_snapshot
 from indicator_fixture import AS_OF_MONTH, A, B, C, D, E, F, rows

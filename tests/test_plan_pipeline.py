@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import copy
-import json
 import shutil
 
 import pandas as pd
 import pytest
 
 from riskclass.classify.run import classify_month
+from riskclass.io import sha256_file
 from riskclass.plan import PlanError, run_plan, verify_plan
 from riskclass.plan.results import ingest_results
+from riskclass.records import RecordStore
 from riskclass.synth.results import simulate_results
 
 from conftest import classified_world
@@ -20,13 +21,14 @@ from conftest import classified_world
 @pytest.fixture(scope="module")
 def loop(small_city, small_city_ingested, params, tmp_path_factory):
     p, root = classified_world(small_city, small_city_ingested[0], params, tmp_path_factory.mktemp("loop"))
-    plan, summary, path = run_plan(p, "2026-11")
+    plan, summary, path = run_plan(p, "2026-10")
     return p, root, plan, summary, path
 
 
 def test_plan_on_the_city_draws_alive_applicable_entities_and_verifies(loop):
     p, _root, plan, summary, path = loop
-    classes = pd.read_parquet(f"{p['classify']['out_dir']}/2026-10.parquet").set_index("uscc")
+    classes = pd.read_parquet(RecordStore(p["classify"]["records_dir"]).current("2026-09").classes_path)
+    classes = classes.set_index("uscc")
     c = plan.checks
     assert c["uscc"].isin(classes.index).all()
     assert (c["class"].to_numpy() == classes.loc[c["uscc"], "class"].to_numpy()).all()
@@ -41,7 +43,7 @@ def test_plan_on_the_city_draws_alive_applicable_entities_and_verifies(loop):
     for col in ("inspector_1", "inspector_2"):
         assert not any((o, u) in declared for o, u in zip(c[col], c["uscc"], strict=True))
     assert summary["checks"] == len(c) <= summary["capacity"]
-    assert verify_plan(p, "2026-11", path) == {}
+    assert verify_plan(p, "2026-10", path) == {}
 
 
 def test_missing_planning_inputs_are_named(loop, tmp_path):
@@ -52,7 +54,7 @@ def test_missing_planning_inputs_are_named(loop, tmp_path):
         shutil.copy(f"{loop[0]['features']['validated_dir']}/{f}", validated / f)
     p["features"]["validated_dir"] = str(validated)
     with pytest.raises(PlanError, match=r"check_items\.parquet: not supplied"):
-        run_plan(p, "2026-11", tmp_path / "plans")
+        run_plan(p, "2026-10", tmp_path / "plans")
 
 
 def test_results_come_back_and_the_next_month_sees_them(loop, small_city, tmp_path):
@@ -60,21 +62,28 @@ def test_results_come_back_and_the_next_month_sees_them(loop, small_city, tmp_pa
     items = pd.read_parquet(f"{p['features']['validated_dir']}/check_items.parquet")
     results_file = tmp_path / "results.csv"
     simulate_results(path, small_city / "truth", items, p["synth"]["inspections"], results_file, faulty=3)
-    report = ingest_results(results_file, path, root / "feedback", received="2026-12-31")
+    report = ingest_results(results_file, path, root / "feedback", received="2026-11-30")
     assert report["read"] == len(plan.checks) == report["accepted"] + report["quarantined"]
     assert report["quarantined"] >= 2
-    classify_month(p, "2026-11")
-    features = pd.read_parquet(root / "monthly" / "2026-11.parquet").set_index("uscc")
-    before = pd.read_parquet(root / "monthly" / "2026-10.parquet").set_index("uscc")
+    store = RecordStore(p["classify"]["records_dir"])
+    classify_month(p, "2026-10")
+    features = pd.read_parquet(store.current("2026-10").features_path).set_index("uscc")
+    before = pd.read_parquet(store.current("2026-09").features_path).set_index("uscc")
     records = pd.read_parquet(root / "feedback" / f"{plan.plan_id}.parquet")
-    checked = records["uscc"].unique()
+    checked = features.index.intersection(records["uscc"].unique())  # some close during the plan month
+    assert len(checked) > 0.9 * records["uscc"].nunique()
     gained = features.loc[checked, "SUP.INSP.count_3y"] - before.loc[checked, "SUP.INSP.count_3y"]
     assert (gained >= 1).mean() > 0.95  # the new checks are counted (old ones may leave the 3-year window)
-    manifest = json.loads((root / "classes" / "manifests" / "2026-11.json").read_text(encoding="utf-8"))
+    manifest = store.current("2026-10").manifest
     assert f"feedback/{plan.plan_id}.parquet" in manifest["inputs"]
     # a used plan is a record: the same draw may be re-derived, a different one may not replace it
-    assert verify_plan(p, "2026-11", path) == {}
+    assert verify_plan(p, "2026-10", path) == {}
     changed = copy.deepcopy(p)
     changed["plan"]["published_value"] = "07 11 19"
+    before = {f.name: sha256_file(f) for f in path.iterdir()}
+    kept, _summary, _path = run_plan(changed, "2026-10")  # a drafted plan is kept unless replacing is asked
+    assert kept.status == "kept" and "plan.csv" in kept.differs
+    assert {f.name: sha256_file(f) for f in path.iterdir()} == before
     with pytest.raises(PlanError, match="immutable"):
-        run_plan(changed, "2026-11")
+        run_plan(changed, "2026-10", replace=True)
+    assert run_plan(p, "2026-10")[0].status == "unchanged"

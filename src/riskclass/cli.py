@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 import typer
 from rich.console import Console
 from rich.table import Table as RichTable
-
-from riskclass.params import load_params
 
 app = typer.Typer(
     help="riskclass — enterprise credit-risk classification (企业信用风险分类) for a market-regulation bureau.",
@@ -17,6 +16,33 @@ app = typer.Typer(
     add_completion=False,
 )
 console = Console(stderr=True, soft_wrap=True)  # never break file paths in messages
+
+
+@app.callback()
+def _in_repository(ctx: typer.Context) -> None:
+    """Commands read params.yaml and write data relative to the repository root: refuse to run elsewhere."""
+    from riskclass.paths import NotInRepository, repo_root
+
+    if ctx.invoked_subcommand in ("contract-doc",) or Path("params.yaml").exists():
+        return
+    try:
+        root = repo_root()
+    except NotInRepository as exc:
+        console.print(f"[bold red]{exc}[/]")
+        raise typer.Exit(code=2) from None
+    console.print(f"[bold red]run riskclass from the repository root:[/] cd {root}")
+    raise typer.Exit(code=2)
+
+
+def load_params(path: Path = Path("params.yaml")) -> dict:
+    """params.yaml, validated; a bad file ends the command with the named problems (exit 2)."""
+    from riskclass.params import load_params as load
+
+    try:
+        return load(path)
+    except (FileNotFoundError, ValueError) as exc:
+        console.print(f"[bold red]parameters refused:[/]\n{exc}")
+        raise typer.Exit(code=2) from None
 
 
 @app.command()
@@ -60,6 +86,14 @@ def ingest(
     from riskclass.ingest import IngestError, RawFileError
     from riskclass.ingest import ingest as run_ingest
 
+    if snapshot_date is not None:
+        from datetime import date
+
+        try:
+            date.fromisoformat(snapshot_date)
+        except ValueError:
+            console.print(f"[bold red]--snapshot-date must be a real date YYYY-MM-DD, not {snapshot_date!r}[/]")
+            raise typer.Exit(code=2) from None
     try:
         result = run_ingest(raw, out, snapshot_date, show_progress=sys.stderr.isatty())
     except (RawFileError, IngestError) as exc:
@@ -145,6 +179,19 @@ model_app = typer.Typer(
 app.add_typer(model_app, name="model")
 
 
+@contextmanager
+def _registry_refusals():
+    """A bad version or alias, a refused promotion: a named message and exit 3, never a traceback."""
+    from riskclass.model.pipeline import PromotionRefused
+    from riskclass.model.registry import RegistryError
+
+    try:
+        yield
+    except (RegistryError, PromotionRefused) as exc:
+        console.print(f"[bold red]refused:[/] {exc}")
+        raise typer.Exit(code=3) from None
+
+
 @model_app.command("train")
 def model_train(params: Path = typer.Option(Path("params.yaml"), help="parameters file")) -> None:
     """Fit, validate and register a challenger (bootstraps the champion when there is none)."""
@@ -162,13 +209,11 @@ def model_promote(
     params: Path = typer.Option(Path("params.yaml"), help="parameters file"),
 ) -> None:
     """Make a version the champion — refused unless it passes the gates and beats the champion."""
-    from riskclass.model.pipeline import PromotionRefused, promote
+    from riskclass.model.pipeline import promote
 
-    try:
-        record = promote(load_params(params), version, by, reason)
-    except PromotionRefused as exc:
-        console.print(f"[bold red]refused:[/] {exc}")
-        raise typer.Exit(code=3) from None
+    p = load_params(params)
+    with _registry_refusals():
+        record = promote(p, version, by, reason)
     console.print(
         f"champion is now v{record['version']} (was v{record['previous_version']}); "
         "run `dvc repro champion` to export it"
@@ -178,14 +223,11 @@ def model_promote(
 @model_app.command("export-champion")
 def model_export_champion(params: Path = typer.Option(Path("params.yaml"), help="parameters file")) -> None:
     """Export the champion from the registry to the DVC-tracked model directory."""
-    from riskclass.model.pipeline import PromotionRefused, export_champion
+    from riskclass.model.pipeline import export_champion
 
     p = load_params(params)
-    try:
+    with _registry_refusals():
         version = export_champion(p)
-    except PromotionRefused as exc:
-        console.print(f"[bold red]no champion:[/] {exc}")
-        raise typer.Exit(code=3) from None
     console.print(f"exported champion v{version} → {p['registry']['champion_dir']}")
 
 
@@ -212,10 +254,16 @@ def model_compare(
 ) -> None:
     """Side-by-side report: metrics, class migration matrix on one month, importance differences."""
     from riskclass.model.compare import compare, to_html
+    from riskclass.periods import PeriodError, check_month
 
     p = load_params(params)
-    month = month or str(p["features"]["month"])
-    result = compare(p, a, b, month)
+    try:
+        month = check_month(month, "--month") if month else str(p["features"]["month"])
+    except PeriodError as exc:
+        console.print(f"[bold red]{exc}[/]")
+        raise typer.Exit(code=2) from None
+    with _registry_refusals():
+        result = compare(p, a, b, month)
     out = out or Path("reports") / f"compare_v{a}_v{b}.html"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(to_html(result, a, b), encoding="utf-8")
@@ -237,29 +285,53 @@ def model_attach(
     if version is None:
         console.print("[bold red]no challenger registered[/]")
         raise typer.Exit(code=3)
-    registry.attach(rp, version, file)
+    with _registry_refusals():
+        registry.attach(rp, version, file)
     console.print(f"attached {file} to the run of v{version}")
 
 
 @app.command()
 def classify(
-    month: str = typer.Option(None, help="month YYYY-MM to classify [params classify.month]"),
+    month: str = typer.Option(..., help="month YYYY-MM to classify (explicit: never derived from today)"),
+    revise: bool = typer.Option(False, help="seal a new revision of an already sealed month (a correction)"),
+    backfill: bool = typer.Option(False, help="classify a month earlier than the latest sealed one"),
+    reason: str = typer.Option("", help="why (required with --revise and --backfill; recorded in the ledger)"),
+    by: str = typer.Option(None, help="who asks for it [the login name]"),
     params: Path = typer.Option(Path("params.yaml"), help="parameters file"),
 ) -> None:
-    """Classify every market entity for one month with the champion (no DVC; see `run`)."""
-    from riskclass.classify.run import classify_month
+    """Classify every market entity for one month with the champion into a sealed record (no DVC; see `run`)."""
+    import getpass
 
+    from riskclass.classify.run import classify_month
+    from riskclass.records import LockHeld, RecordError
+
+    if revise and backfill:
+        console.print("[bold red]--revise and --backfill exclude each other[/]")
+        raise typer.Exit(code=2)
     p = load_params(params)
-    month = month or str(p["classify"]["month"])
+    kind = "revision" if revise else "backfill" if backfill else "monthly"
     try:
-        summary = classify_month(p, month)
-    except (FileNotFoundError, ValueError) as exc:
-        console.print(f"[bold red]classification failed:[/] {exc}")
+        outcome = classify_month(p, month, kind, reason, by or getpass.getuser())
+    except LockHeld as exc:
+        console.print(f"[bold red]{exc}[/]")
+        raise typer.Exit(code=4) from None
+    except (FileNotFoundError, ValueError, RecordError) as exc:
+        console.print(f"[bold red]classification refused:[/] {exc}")
         raise typer.Exit(code=2) from None
+    record, summary = outcome.record, outcome.summary
+    if not outcome.sealed_now:
+        console.print(
+            f"{month} is sealed already ({record.label}, model v{summary['model_version']}); nothing changed. "
+            "A promoted model classifies the coming months; to re-classify this one: --revise --reason …"
+        )
+        return
     console.print(
-        f"{month}: {summary['entities']:,} entities; classes {summary['classes']}; "
-        f"overrides {summary['overrides']}; report {p['classify']['out_dir']}/reports/{month}.html"
+        f"{record.label} sealed: {summary['entities']:,} entities; classes {summary['classes']}; "
+        f"overrides {summary['overrides']}; report {record.path / 'report.html'}"
     )
+
+
+PERIOD_FILE = Path("period.yaml")
 
 
 @app.command()
@@ -267,36 +339,46 @@ def run(
     month: str = typer.Option(..., help="month YYYY-MM to classify (explicit: never derived from today)"),
     params: Path = typer.Option(Path("params.yaml"), help="parameters file"),
 ) -> None:
-    """The scheduled monthly job: set classify.month in params.yaml, `dvc repro` the classes and next month's plan."""
+    """The scheduled monthly job: record the month in period.yaml, `dvc repro` its classes and next month's plan."""
+    import os
     import subprocess
 
-    from riskclass.indicators.builder import month_end
+    from riskclass.classify.run import check_request, store_for
+    from riskclass.periods import PeriodError, check_in_window, check_month, snapshot_date
+    from riskclass.records import LockHeld, RecordError, exclusive
+    from riskclass.records.lock import TOKEN_ENV
 
+    p = load_params(params)
+    store = store_for(p)
     try:
-        month_end(month)
-    except ValueError as exc:
+        check_month(month, "--month")
+        with exclusive(store.root, f"riskclass run --month {month}") as token:
+            validated = Path(p["features"]["validated_dir"])
+            if (validated / "report.json").exists():  # a fresh checkout has no snapshot yet: the stage checks
+                check_in_window(month, p["classify"]["first_month"], snapshot_date(validated))
+            check_request(store, month, "monthly", "")
+            write_period(PERIOD_FILE, month)
+            dvc = str(Path(sys.executable).with_name("dvc"))
+            env = {**os.environ, TOKEN_ENV: token}
+            result = subprocess.run([dvc, "repro", "plan"], check=False, env=env)  # classify, then next month's plan
+    except LockHeld as exc:
         console.print(f"[bold red]{exc}[/]")
+        raise typer.Exit(code=4) from None
+    except (PeriodError, RecordError, FileNotFoundError) as exc:
+        console.print(f"[bold red]run refused:[/] {exc}")
         raise typer.Exit(code=2) from None
-    set_classify_month(params, month)
-    dvc = str(Path(sys.executable).with_name("dvc"))
-    result = subprocess.run([dvc, "repro", "plan"], check=False)  # classify, then draft next month's plan
     raise typer.Exit(code=result.returncode)
 
 
-def set_classify_month(params: Path, month: str) -> None:
-    """Rewrite the one `month:` line of the classify section, keeping the file's comments."""
-    lines = params.read_text(encoding="utf-8").splitlines(keepends=True)
-    in_classify = False
-    for i, line in enumerate(lines):
-        if not line.startswith(" ") and line.strip():
-            in_classify = line.startswith("classify:")
-        elif in_classify and line.lstrip().startswith("month:"):
-            indent = line[: len(line) - len(line.lstrip())]
-            comment = line[line.index("#") :] if "#" in line else "\n"
-            lines[i] = f'{indent}month: "{month}"' + (f"  {comment}" if "#" in line else comment)
-            params.write_text("".join(lines), encoding="utf-8")
-            return
-    raise ValueError(f"{params}: no classify.month line to set")
+def write_period(path: Path, month: str) -> None:
+    """The machine-written run file DVC reads the month from (atomically replaced; params.yaml is never edited)."""
+    from riskclass.io import atomic_write_bytes
+
+    text = (
+        "# Written by `riskclass run --month …`; do not edit by hand. The month the classify and plan stages are for.\n"
+        f'month: "{month}"\n'
+    )
+    atomic_write_bytes(path, text.encode("utf-8"))
 
 
 @app.command()
@@ -305,11 +387,11 @@ def plan(
     classes_month: str = typer.Option(None, help="or: the classified month; the plan is for the month after"),
     out: Path = typer.Option(None, help="output directory; the plan goes to OUT/<plan_id>/ [params plan.out_dir]"),
     verify: bool = typer.Option(False, help="re-derive the plan from its inputs and seed and compare with OUT"),
+    replace: bool = typer.Option(False, help="replace a drafted plan that a re-draw would change (before results)"),
     params: Path = typer.Option(Path("params.yaml"), help="parameters file"),
 ) -> None:
     """Draw a 双随机 plan: objects per class and item, directed draws, random inspector assignment."""
-    from riskclass.classify.run import next_month
-    from riskclass.indicators.builder import month_end
+    from riskclass.periods import check_month, next_month
     from riskclass.plan import PlanError, run_plan, verify_plan
     from riskclass.plan.planner import plan_id_for
 
@@ -318,8 +400,7 @@ def plan(
         console.print("[bold red]give exactly one of --month (the plan month) or --classes-month[/]")
         raise typer.Exit(code=2)
     try:
-        month = month or next_month(classes_month)
-        month_end(month)
+        month = check_month(month, "--month") if month else next_month(check_month(classes_month, "--classes-month"))
         out = Path(out or p["plan"]["out_dir"])
         if verify:
             plan_dir = out / plan_id_for(p["plan"], month, p["city"]["prefecture"])
@@ -330,10 +411,17 @@ def plan(
                 raise typer.Exit(code=1)
             console.print(f"{plan_dir}: every file re-derived byte for byte from its inputs and published seed")
             return
-        _, summary, path = run_plan(p, month, out)
+        drawn, summary, path = run_plan(p, month, out, replace)
     except (PlanError, FileNotFoundError, ValueError) as exc:
         console.print(f"[bold red]planning failed:[/] {exc}")
         raise typer.Exit(code=2) from None
+    if drawn.status == "kept":
+        console.print(
+            f"[yellow]{path} was drafted already and is kept[/]: a re-draw from today's inputs would change "
+            f"{', '.join(drawn.differs)}. It may have gone to the inspection platform; replace it only on purpose "
+            "(--replace, refused once results came back)"
+        )
+        return
     console.print(
         f"{summary['plan_id']}: {summary['checks']:,} checks of {summary['entities_checked']:,} entities "
         f"(by class {summary['by_class']}); seed {summary['seed']} from '{summary['seed_text']}'; "
@@ -408,35 +496,58 @@ audit_app = typer.Typer(help="Verify and reproduce classified months (audit mani
 app.add_typer(audit_app, name="audit")
 
 
-def _report_audit(problems: list[str], ok_message: str) -> None:
-    for problem in problems:
+def _report_audit(run, ok_message: str) -> None:
+    """Print an audit's problems (exit 1) and notes; a refused request (no such record, bad month) exits 2."""
+    from riskclass.periods import PeriodError
+    from riskclass.records import RecordError
+
+    try:
+        result = run()
+    except (RecordError, PeriodError, FileNotFoundError) as exc:
+        console.print(f"[bold red]audit refused:[/] {exc}")
+        raise typer.Exit(code=2) from None
+    for note in result.notes:
+        console.print(f"[yellow]•[/] {note}")
+    for problem in result.problems:
         console.print(f"[bold red]✗[/] {problem}")
-    if problems:
+    if result.problems:
         raise typer.Exit(code=1)
     console.print(f"[green]✓[/] {ok_message}")
 
 
 @audit_app.command("verify")
 def audit_verify(
-    month: str = typer.Option(..., help="month YYYY-MM"),
+    month: str = typer.Option(None, help="month YYYY-MM [every sealed month's current revision]"),
+    revision: int = typer.Option(None, help="revision of the month [its current one]"),
+    every: bool = typer.Option(False, "--all", help="every record ever sealed, old revisions included"),
     params: Path = typer.Option(Path("params.yaml"), help="parameters file"),
 ) -> None:
-    """Exit non-zero, naming what differs, if an output, input, model file or earlier manifest changed."""
+    """Exit 1, naming what differs, if a record file, manifest, model, the history or the ledger chain changed."""
     from riskclass.classify.audit import verify
+    from riskclass.periods import check_month
 
-    _report_audit(verify(load_params(params), month), f"{month}: outputs, inputs, model and manifest chain match")
+    p = load_params(params)
+    what = "every record" if every else f"{month}" + (f" r{revision}" if revision else "") if month else "every month"
+    _report_audit(
+        lambda: verify(p, check_month(month, "--month") if month else None, revision, every),
+        f"{what}: record files, manifests, models, history and the ledger chain match",
+    )
 
 
 @audit_app.command("reproduce")
 def audit_reproduce(
     month: str = typer.Option(..., help="month YYYY-MM"),
+    revision: int = typer.Option(None, help="revision of the month [its current one]"),
     params: Path = typer.Option(Path("params.yaml"), help="parameters file"),
 ) -> None:
-    """Recompute a month in a scratch directory and compare its outputs byte for byte."""
+    """Recompute a sealed month from its own inputs and model in a scratch folder; compare byte for byte."""
     from riskclass.classify.audit import reproduce
+    from riskclass.periods import check_month
 
+    p = load_params(params)
     _report_audit(
-        reproduce(load_params(params), month), f"{month}: recomputed outputs are byte-identical to the stored ones"
+        lambda: reproduce(p, check_month(month, "--month"), revision),
+        f"{month}: recomputed outputs are byte-identical to the sealed ones",
     )
 
 
@@ -445,19 +556,20 @@ def history(
     uscc: str = typer.Argument(..., help="统一社会信用代码 of the entity"),
     params: Path = typer.Option(Path("params.yaml"), help="parameters file"),
 ) -> None:
-    """An entity's class in each classified month, and why."""
+    """An entity's class in each classified month (current revisions), and why."""
     from riskclass.classify.run import entity_history
 
-    h = entity_history(Path(load_params(params)["classify"]["out_dir"]), uscc)
+    h = entity_history(load_params(params), uscc)
     if h.empty:
         console.print(f"no classification recorded for {uscc}")
         raise typer.Exit(code=1)
     table = RichTable(title=f"{uscc}")
-    for col in ("month", "score", "class", "model_class", "override", "reason_1", "model_version"):
+    for col in ("month", "rev", "score", "class", "model_class", "override", "reason_1", "model_version"):
         table.add_column(col)
     for r in h.to_dict("records"):
         table.add_row(
             r["month"],
+            f"r{r['revision']}",
             str(r["score"]),
             r["class"],
             r["model_class"],

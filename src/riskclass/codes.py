@@ -13,6 +13,9 @@ import numpy as np
 import pandas as pd
 import yaml
 
+# the four credit-risk classes, low to high (domain.md §3)
+CLASSES = ("A", "B", "C", "D")
+
 
 @cache
 def code_lists() -> dict:

@@ -1,21 +1,797 @@
-"""Loading ``params.yaml``: the single source of every tunable number."""
+"""Loading ``params.yaml``: the single source of every tunable number, checked before any work.
+
+Every key of ``params.yaml`` is declared below, one pydantic model per section (``city``, ``synth``,
+``ingest``, ``plan``, ``features``, ``labels``, ``model``, ``score``, ``gates``, ``registry``,
+``classify``). Each model forbids unknown keys, so a misspelt key is refused instead of ignored.
+Numbers are strict (the string ``"1.5"`` is not a number and ``1`` is not ``true``; an integer is
+accepted where a float is expected), months are ``YYYY-MM`` strings and codes (prefecture, districts)
+are strings. Rules that span keys (ratio ≥ floor, the order of the training months, shares summing
+to one) are model validators.
+
+Functions
+---------
+load_params(path)
+    Read, check and return the parameters as the plain dict ``yaml.safe_load`` gives.
+validate_params(params, source)
+    The same checks on a dict already in memory.
+check_month(value, key)
+    ``YYYY-MM`` validator for other modules.
+
+Raises
+------
+ParamsError
+    Every problem found, one per line, naming the key path, the value and what is allowed::
+
+        params.yaml: plan.inspectors_per_check = 0: must be at least 2 (at least two enforcement officers per check)
+        params.yaml: plan.cooloff_classes[0] = 'E': allowed values are A, B, C, D
+"""
 
 from __future__ import annotations
 
+import difflib
+import re
 from pathlib import Path
+from typing import Annotated, Any, Generic, Literal, TypeVar, get_args, get_origin
 
+import annotated_types as at
 import yaml
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+from pydantic.fields import FieldInfo
+
+from riskclass import codes
+from riskclass.periods import is_month
 
 DEFAULT_PARAMS = Path("params.yaml")
 
 
+class ParamsError(ValueError):
+    """Invalid parameters; the message lists every problem, one per line."""
+
+
+_NO_VALUE = object()  # a problem about a key that has no value to show (missing, or the whole section)
+
+
+class _Problems(ValueError):
+    """Problems found by a validator, each at a location relative to the validated value."""
+
+    def __init__(self, *problems: tuple[tuple, Any, str]):
+        super().__init__("; ".join(p[2] for p in problems))
+        self.problems = problems
+
+
+def _raise(problems: list[tuple[tuple, Any, str]]) -> None:
+    if problems:
+        raise _Problems(*problems)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# value types
+
+
+def _month(value: Any) -> str:
+    if not is_month(value):
+        raise ValueError("must be a real month written YYYY-MM, e.g. '2026-10' (quoted)")
+    return value
+
+
+def check_month(value: str, key: str) -> str:
+    """``value`` if it is a real month ``YYYY-MM``, else ParamsError naming ``key``."""
+    try:
+        return _month(value)
+    except ValueError as exc:
+        raise ParamsError(f"{key} = {_show(value)}: {exc}") from None
+
+
+def _matches(pattern: str, what: str, flags: int = 0):
+    regex = re.compile(pattern, flags)
+
+    def check(value: str) -> str:
+        if not regex.fullmatch(value):
+            raise ValueError(f"must be {what}")
+        return value
+
+    return AfterValidator(check)
+
+
+def _sums_to_one(shares: dict) -> dict:
+    total = sum(shares.values())
+    if abs(total - 1) > 1e-6:
+        raise ValueError(f"shares must sum to 1 (±1e-6), they sum to {total:.6g}")
+    return shares
+
+
+def _positive_total(weights: dict) -> dict:
+    if not sum(weights.values()) > 0:
+        raise ValueError("weights must not all be zero")
+    return weights
+
+
+def _not_in(prefix: tuple, mapping: dict, allowed: list, what: str) -> list[tuple[tuple, Any, str]]:
+    """A problem for each key of ``mapping`` that is not ``allowed``."""
+    return [
+        ((*prefix, k), v, f"{what}; allowed values are {', '.join(allowed)}")
+        for k, v in mapping.items()
+        if k not in allowed
+    ]
+
+
+def _ordered_pair(pair: list) -> list:
+    if pair[0] > pair[1]:
+        raise ValueError("must be [low, high] with low ≤ high")
+    return pair
+
+
+Cls = Literal["A", "B", "C", "D"]
+EntityType = Literal["enterprise", "individual", "cooperative"]
+Section = Literal["A", "B", "C", "D", "E", "F", "G", "H", "I", "J", "K", "L", "M", "N", "O", "P", "Q", "R", "S", "T"]
+Month = Annotated[str, BeforeValidator(_month)]
+Text = Annotated[str, Field(min_length=1)]
+Prob = Annotated[float, Field(ge=0, le=1)]
+Ratio = Annotated[float, Field(gt=0, le=1)]
+NonNeg = Annotated[float, Field(ge=0)]
+Positive = Annotated[float, Field(gt=0)]
+Count = Annotated[int, Field(ge=1)]
+Count0 = Annotated[int, Field(ge=0)]
+Shares = Annotated[dict[str, NonNeg], AfterValidator(_sums_to_one)]
+IntRange = Annotated[list[Count], Field(min_length=2, max_length=2), AfterValidator(_ordered_pair)]
+Division = Annotated[str, _matches(r"\d{6}", "a six-digit GB/T 2260 code")]
+Indicator = Annotated[str, _matches(r"[A-Z]{3}\.[A-Z]+\.[a-z0-9_]+", "an indicator code like SUP.ABN.listed_now")]
+RuleId = Annotated[str, _matches(r"[A-Za-z0-9_.-]+", "letters, digits, '_', '.' or '-' (it names draws and rules)")]
+V = TypeVar("V")
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, protected_namespaces=())
+
+
+class ByClass(_Model, Generic[V]):
+    """One value per risk class, all four (no class is exempt)."""
+
+    A: V
+    B: V
+    C: V
+    D: V
+
+
+class ByType(_Model, Generic[V]):
+    """One value per entity type."""
+
+    enterprise: V
+    individual: V
+    cooperative: V
+
+
+class ByViolation(_Model):
+    violating: Prob
+    clean: Prob
+
+
+class ByShell(_Model):
+    shell: Prob
+    other: Prob
+
+
+def _unique_ids(items: list) -> list:
+    seen: dict[str, int] = {}
+    problems = []
+    for i, item in enumerate(items):
+        if item.id in seen:
+            problems.append(((i, "id"), item.id, f"duplicate id (also item [{seen[item.id]}])"))
+        seen.setdefault(item.id, i)
+    _raise(problems)
+    return items
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# sections
+
+
+class City(_Model):
+    name: Text
+    prefecture: Division
+    district_shares: Annotated[dict[Division, NonNeg], AfterValidator(_sums_to_one)]
+
+    @model_validator(mode="after")
+    def _districts_of_prefecture(self) -> City:
+        divisions = codes.code_lists()["divisions"]
+        known = [c for c, d in divisions.items() if d["prefecture"] == self.prefecture]
+        if not known:
+            _raise([(("prefecture",), self.prefecture, "not a prefecture listed in codes.yaml (divisions)")])
+        _raise(_not_in(("district_shares",), self.district_shares, known, f"not a division of {self.prefecture}"))
+        return self
+
+
+class Risk(_Model):
+    intercept: float
+    unobserved_sd: NonNeg
+    ar_rho: float = Field(gt=-1, lt=1, description="AR(1) coefficient: |rho| < 1 keeps the drift stationary")
+    ar_sd: NonNeg
+    section_effect: dict[Section, float]
+    type_effect: ByType[float]
+    young_effect: float
+    tiny_capital_effect: float
+    huge_capital_zero_staff_effect: float
+    shell_effect: float
+    high_tech_effect: float
+    contagion: float
+    penalty_history: float
+    persistence: float
+    detected_stop_prob: Prob
+
+
+class Events(_Model):
+    complaint_rate: dict[Literal[Section, "default"], NonNeg]
+    complaint_risk_slope: float
+    complaint_violation_mult: NonNeg
+    substantiated_prob: ByViolation
+    opinion_rate: NonNeg
+    penalty_rate: ByViolation
+    penalty_after_complaint: Prob
+    penalty_after_inspection: Prob
+    debtor_rate: Prob
+    change_rates: dict[str, Prob]
+    pledge_rate: Prob
+    freeze_rate: Prob
+    honour_rate: Prob
+    exit_rate: ByType[Prob]
+    revocation_rate_long_abnormal: Prob
+    annual_report_on_time_logit: float
+    annual_report_risk_slope: float
+    annual_report_violation_effect: float
+    late_filing_monthly_prob: Prob
+    all_zero_prob: ByShell
+    unreachable_rate: ByShell
+    repair_serious_prob: Prob
+    repair_penalty_prob: Prob
+    pre_window_abnormal_share: Prob
+
+    @model_validator(mode="after")
+    def _known_keys(self) -> Events:
+        problems = []
+        if "default" not in self.complaint_rate:
+            problems.append((("complaint_rate", "default"), _NO_VALUE, "missing (the rate of sections not listed)"))
+        problems += _not_in(
+            ("change_rates",), self.change_rates, list(codes.code_lists()["change_types"]), "unknown change type"
+        )
+        _raise(problems)
+        return self
+
+
+class DirectedProb(_Model):
+    high: Prob
+    medium: Prob
+    low: Prob
+
+
+class Inspections(_Model):
+    undirected_annual_ratio: Prob
+    directed_monthly_prob: DirectedProb
+    triggered_prob: Prob
+    detection_prob: Prob
+    not_operating_prob: Prob
+    closed_prob: Prob
+
+    @model_validator(mode="after")
+    def _outcomes(self) -> Inspections:
+        if self.not_operating_prob + self.closed_prob > 1:
+            _raise([(("closed_prob",), self.closed_prob, "not_operating_prob + closed_prob must be at most 1")])
+        return self
+
+
+class Planning(_Model):
+    per_10k_entities: Positive
+    capacity: IntRange
+    second_qualification_share: Prob
+    on_leave_share: Prob
+    inactive_share: Prob
+    conflicts_per_inspector: NonNeg
+
+
+class HighTech(_Model):
+    CIM: Prob  # enterprises of sections C, I and M
+    other: Prob
+
+
+class TableFormat(_Model):
+    """A raw export format; for a table, keys left out come from ``default``."""
+
+    # optional keys: the default None is never validated, an explicit null is refused
+    file_format: Literal["csv", "parquet"] = None
+    encoding: Literal["utf-8", "utf-8-sig", "gb18030"] = None
+    header: Literal["en", "zh"] = None
+    date_style: Literal["iso", "slash", "zh"] = None
+    title_row: bool = None
+
+
+def _formats(formats: dict[str, TableFormat]) -> dict[str, TableFormat]:
+    from riskclass.contract import TABLES_BY_NAME
+
+    problems = []
+    if "default" not in formats:
+        problems.append((("default",), _NO_VALUE, "missing (the format of tables not listed)"))
+    else:
+        problems += [
+            (("default", k), _NO_VALUE, "missing (the default format needs every key)")
+            for k in TableFormat.model_fields
+            if k not in formats["default"].model_fields_set
+        ]
+    problems += _not_in((), formats, ["default", *TABLES_BY_NAME], "unknown table")
+    _raise(problems)
+    return formats
+
+
+class Synth(_Model):
+    out_dir: Text
+    entities: Count
+    months: Count
+    end_month: Month
+    seed: Count0
+    corruption_rate: Prob
+    entity_type_shares: Annotated[dict[EntityType, NonNeg], AfterValidator(_sums_to_one)]
+    # relative weights: the city normalises each row (the rows of params.yaml sum to 1.01 and 1.03)
+    section_shares: dict[EntityType, Annotated[dict[Section, NonNeg], AfterValidator(_positive_total)]]
+    org_form_shares: dict[EntityType, Shares]
+    mean_age_years: ByType[Positive]
+    max_age_years: Positive
+    cooperative_law_year: int = Field(ge=1900, le=2100)
+    pre_window_closed_share: Prob
+    capital_median: ByType[Positive]
+    capital_log_sd: ByType[NonNeg]
+    round_capital_share: Prob
+    serial_person_share: Prob
+    serial_zipf_a: float = Field(gt=1, description="a Zipf exponent must exceed 1")
+    serial_max_portfolio: int = Field(ge=2)
+    shared_address_share: Prob
+    building_max_tenants: int = Field(ge=2)
+    cluster_address_share: Prob
+    cluster_addresses_per_10k: NonNeg
+    corporate_shareholder_share: Prob
+    shell_clusters_per_10k: NonNeg
+    shell_cluster_size: IntRange
+    high_tech_share: HighTech
+    risk: Risk
+    events: Events
+    inspections: Inspections
+    planning: Planning
+    formats: Annotated[dict[str, TableFormat], AfterValidator(_formats)]
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Synth:
+        problems = []
+        forms = codes.code_lists()["org_forms"]
+        for t in (t for t, share in self.entity_type_shares.items() if share > 0):
+            if t not in self.section_shares:
+                problems.append((("section_shares", t), _NO_VALUE, f"missing (entity_type_shares.{t} > 0)"))
+        if "enterprise" not in self.org_form_shares:
+            problems.append((("org_form_shares", "enterprise"), _NO_VALUE, "missing"))
+        for t, row in self.org_form_shares.items():
+            allowed = [f for f, spec in forms.items() if spec["entity_type"] == t]
+            problems += _not_in(("org_form_shares", t), row, allowed, f"not an organisational form of {t}")
+        if self.shared_address_share + self.cluster_address_share > 1:
+            share = self.cluster_address_share
+            problems.append((("cluster_address_share",), share, "must be at most 1 - synth.shared_address_share"))
+        _raise(problems)
+        return self
+
+
+class Ingest(_Model):
+    raw_dir: Text
+    out_dir: Text
+
+
+class Condition(_Model):
+    indicator: Indicator
+    min: float = None  # optional, like max; at least one of the two
+    max: float = None
+
+    @model_validator(mode="after")
+    def _bounds(self) -> Condition:
+        if not {"min", "max"} & self.model_fields_set:
+            _raise([((), _NO_VALUE, "needs min or max (or both)")])
+        if {"min", "max"} <= self.model_fields_set and self.min > self.max:
+            _raise([(("max",), self.max, f"must be at least min = {_num(self.min)}")])
+        return self
+
+
+class Directed(_Model):
+    """A directed draw (定向抽取): random within a filter; optional lists narrow the population."""
+
+    id: RuleId
+    name_zh: Text
+    item: Text
+    ratio: Ratio
+    where: list[Condition] = None
+    classes: list[Cls] = None
+    districts: list[Division] = None
+    entity_types: list[EntityType] = None
+    sections: list[Section] = None
+
+
+def _id_format(value: str) -> str:
+    if "{month}" not in value:
+        raise ValueError("must contain {month} (one plan per month)")
+    try:
+        value.format(division="440800", month="2026-11")
+    except (KeyError, IndexError, ValueError):
+        raise ValueError("may only use the fields {division} and {month}") from None
+    return value
+
+
+class ByItemType(_Model, Generic[V]):
+    general: V
+    key: V
+
+
+class Plan(_Model):
+    out_dir: Text
+    id_format: Annotated[str, AfterValidator(_id_format)]
+    published_value: str = None  # optional public random value; quoted, so that leading zeros survive
+    start_day: int = Field(ge=1, le=28, description="a day every month has")
+    due_days: Count
+    ratios: ByItemType[ByClass[Ratio]]
+    floors: ByClass[Ratio] = Field(description="no class is exempt: 不免抽")
+    min_overall_ratio: Prob
+    cooloff_months: Count0
+    cooloff_classes: list[Cls]
+    max_checks: Count
+    inspectors_per_check: int = Field(ge=2, description="at least two enforcement officers per check")
+    optimiser_caps: ByClass[Ratio]
+    policy_warmup_months: Count0
+    directed: Annotated[list[Directed], AfterValidator(_unique_ids)] = None
+
+    @model_validator(mode="after")
+    def _above_floors(self) -> Plan:
+        problems = []
+        for k in ("A", "B", "C", "D"):
+            floor = getattr(self.floors, k)
+            values = {("ratios", t, k): getattr(getattr(self.ratios, t), k) for t in ("general", "key")}
+            values["optimiser_caps", k] = getattr(self.optimiser_caps, k)
+            message = f"must be at least the floor plan.floors.{k} = {_num(floor)} (不免抽)"
+            problems += [(loc, value, message) for loc, value in values.items() if value < floor]
+        _raise(problems)
+        return self
+
+
+class Features(_Model):
+    validated_dir: Text
+    feedback_dir: Text
+    out_dir: Text
+    catalog: Text
+    month: Month
+    panel_from: Month
+    memory_limit: Annotated[str, _matches(r"0*[1-9]\d*(\.\d+)?\s*[KMGT]i?B", "a size like 4GB or 512MB", re.I)]
+    threads: Count
+
+    @model_validator(mode="after")
+    def _order(self) -> Features:
+        if self.panel_from > self.month:
+            _raise([(("panel_from",), self.panel_from, f"must not be after features.month = {self.month!r}")])
+        return self
+
+
+class LabelEvents(_Model):
+    inspection_problem: bool
+    abnormal_listing: bool
+    penalty: bool
+    serious_listing: bool
+    revocation: bool
+
+    @model_validator(mode="after")
+    def _any(self) -> LabelEvents:
+        if not any(self.model_dump().values()):
+            _raise([((), _NO_VALUE, "at least one event must be true")])
+        return self
+
+
+class Labels(_Model):
+    horizon_months: Count
+    events: LabelEvents
+
+
+class CatBoost(_Model):
+    iterations: Count
+    depth: int = Field(ge=1, le=16, description="CatBoost allows depth 1–16")
+    learning_rate: float = Field(gt=0, le=1)
+    l2_leaf_reg: NonNeg
+    random_seed: Count0
+    thread_count: Count
+    max_ctr_complexity: Count0
+
+
+class Scorecard(_Model):
+    max_features: Count
+    min_iv: NonNeg
+
+
+class ModelParams(_Model):
+    features_dir: Text
+    validated_dir: Text
+    truth_dir: Text
+    train_from: Month
+    train_to: Month
+    valid_month: Month
+    calibration_share: float = Field(gt=0, lt=1)
+    catboost: CatBoost
+    scorecard: Scorecard
+    out_dir: Text
+
+    @model_validator(mode="after")
+    def _order(self) -> ModelParams:
+        if self.train_from > self.train_to:
+            _raise([(("train_to",), self.train_to, f"must not be before model.train_from = {self.train_from!r}")])
+        if self.train_to >= self.valid_month:
+            _raise([(("valid_month",), self.valid_month, f"must be after model.train_to = {self.train_to!r}")])
+        return self
+
+
+def _bands(bands: ByClass) -> ByClass:
+    lows = [bands.A, bands.B, bands.C, bands.D]
+    problems = [(("A",), bands.A, "must be 0 (scores start at 0)")] if bands.A != 0 else []
+    problems += [
+        ((k,), hi, f"must be above score.bands.{prev} = {_num(lo)} (bands increase strictly A→D)")
+        for prev, k, lo, hi in zip("ABC", "BCD", lows[:-1], lows[1:], strict=True)
+        if hi <= lo
+    ]
+    _raise(problems)
+    return bands
+
+
+class Score(_Model):
+    anchor_probability: float = Field(gt=0, lt=1)
+    pdo: Positive
+    bands: Annotated[ByClass[Annotated[float, Field(ge=0, le=1000)]], AfterValidator(_bands)]
+
+
+class Gates(_Model):
+    min_auc_oot: float = Field(ge=0.5, le=1)
+    min_ks_oot: Prob
+    max_brier_oot: Prob
+    class_rates_strictly_increasing: bool
+    monotone_constraints_respected: bool
+    reload_identical: bool
+
+
+class Registry(_Model):
+    tracking_uri: Annotated[str, _matches(r"(sqlite:///|https?://).+", "a URI starting with sqlite:/// or http")]
+    artifact_root: Text
+    experiment: Text
+    model_name: Text
+    alias_history: Text
+    champion_dir: Text
+
+
+class Override(_Model):
+    id: RuleId
+    name_zh: Text
+    indicator: Indicator
+    min_value: float
+    min_class: Cls
+
+
+class Classify(_Model):
+    records_dir: Text
+    first_month: Month
+    head_file: Text  # the ledger's last line, committed to git as an anchor
+    model_dir: Text
+    reasons: int = Field(ge=0, le=3, description="the contract keeps three reason columns")
+    overrides: Annotated[list[Override], AfterValidator(_unique_ids)]
+
+
+class Params(_Model):
+    """The whole of ``params.yaml``."""
+
+    city: City
+    synth: Synth
+    ingest: Ingest
+    plan: Plan
+    features: Features
+    labels: Labels
+    model: ModelParams
+    score: Score
+    gates: Gates
+    registry: Registry
+    classify: Classify
+
+    @model_validator(mode="after")
+    def _months_chain(self) -> Params:
+        f, m, horizon = self.features, self.model, self.labels.horizon_months
+        problems = []
+        if f.panel_from > m.train_from:
+            problems.append(
+                (("model", "train_from"), m.train_from, f"must not be before features.panel_from = {f.panel_from!r}")
+            )
+        if m.valid_month > f.month:
+            problems.append(
+                (("model", "valid_month"), m.valid_month, f"must not be after features.month = {f.month!r}")
+            )
+        if _month_index(m.train_to) + horizon > _month_index(m.valid_month):
+            problems.append(
+                (
+                    ("model", "train_to"),
+                    m.train_to,
+                    f"its {horizon}-month label window (labels.horizon_months) ends after model.valid_month = "
+                    f"{m.valid_month!r} (leakage across the split)",
+                )
+            )
+        _raise(problems)
+        return self
+
+
+def _month_index(month: str) -> int:
+    return int(month[:4]) * 12 + int(month[5:7])
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# loading and error messages
+
+
+class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
+    """The loader of ``yaml.safe_load`` (libyaml when present), refusing a key given twice in a mapping.
+
+    ``safe_load`` silently keeps the last of two equal keys; a duplicated key is a typo to report.
+    """
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True) if key_node.tag != "tag:yaml.org,2002:merge" else None
+            if isinstance(key, str | int | float | bool):
+                if key in seen:
+                    raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
+                seen.add(key)
+        return super().construct_mapping(node, deep)
+
+
 def load_params(path: Path | str = DEFAULT_PARAMS) -> dict:
+    """The parameters of ``path`` as the plain dict ``yaml.safe_load`` gives, once every key has been checked.
+
+    Raises FileNotFoundError for a missing file and ParamsError (listing every problem) otherwise.
+    """
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"{path}: parameters file not found (run from the repository root or pass --params)")
-    with open(path, encoding="utf-8") as fh:
-        params = yaml.safe_load(fh)
-    for section in ("city", "synth", "ingest"):
-        if section not in params:
-            raise ValueError(f"{path}: missing section '{section}'")
+    try:
+        params = yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader)  # safe: SafeConstructor
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "?"
+        raise ParamsError(f"{path}: {where}: not valid YAML: {exc.problem}") from None
+    except yaml.YAMLError as exc:
+        raise ParamsError(f"{path}: not valid YAML: {exc}") from None
+    return validate_params(params, str(path))
+
+
+def validate_params(params: Any, source: str = "params.yaml") -> dict:
+    """``params`` unchanged if it passes every check of :class:`Params`, else ParamsError."""
+    if not isinstance(params, dict):
+        raise ParamsError(f"{source}: must be a mapping of sections ({', '.join(Params.model_fields)})")
+    try:
+        Params.model_validate(params)
+    except ValidationError as exc:
+        lines = dict.fromkeys(f"{source}: {line}" for e in exc.errors() for line in _explain(e, params))
+        raise ParamsError("\n".join(lines)) from None
     return params
+
+
+def _explain(error: dict, raw: dict) -> list[str]:
+    """Lines ``key.path = value: problem`` for one pydantic error."""
+    loc, kind, ctx = tuple(error["loc"]), error["type"], error.get("ctx", {})
+    if isinstance(ctx.get("error"), _Problems):
+        return [  # values as written, not as validated (10, not 10.0)
+            _line(loc + sub, value if value is _NO_VALUE else _lookup(raw, loc + sub, value), problem)
+            for sub, value, problem in ctx["error"].problems
+        ]
+    tp, meta, hint = _declared(loc)
+    value, is_key = error.get("input", _NO_VALUE), loc[-1:] == ("[key]",)
+    if is_key:  # a bad key of a mapping: show its value, and the key as written (440802, not [440802])
+        value, loc, hint = _lookup(raw, loc[:-1]), (*loc[:-2], str(loc[-2])), None
+    if kind == "missing":
+        value, problem = _NO_VALUE, "missing"
+    elif kind == "extra_forbidden":
+        parent = _declared(loc[:-1])[0]
+        allowed = list(parent.model_fields) if isinstance(parent, type) and issubclass(parent, BaseModel) else []
+        close = difflib.get_close_matches(str(loc[-1]), allowed, n=1, cutoff=0.8)
+        problem = "unknown key" + (f" (did you mean {close[0]}?)" if close else "")
+        problem, hint = f"{problem}; allowed keys are {', '.join(allowed)}", None
+    elif kind in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
+        problem = _limits(meta) or error["msg"]
+    elif kind == "literal_error":
+        problem = (
+            f"{'unknown key; allowed keys' if is_key else 'allowed values'} are {', '.join(map(str, get_args(tp)))}"
+        )
+    elif kind in ("too_short", "too_long"):
+        sizes = sorted({getattr(m, k) for m in meta for k in ("min_length", "max_length") if hasattr(m, k)})
+        problem = f"must have {' to '.join(map(str, sizes))} items"
+    elif kind == "value_error":
+        problem = str(ctx["error"])
+    else:
+        problem = _TYPE_PROBLEMS.get(kind, error["msg"])
+    if is_key and kind != "literal_error":
+        problem = f"the key {problem}"
+    return [_line(loc, value, problem + (f" ({hint})" if hint else ""))]
+
+
+_TYPE_PROBLEMS = {
+    "string_type": "must be a string (quote it)",
+    "string_too_short": "must not be empty",
+    "int_type": "must be an integer",
+    "int_from_float": "must be an integer",
+    "float_type": "must be a number",
+    "bool_type": "must be true or false",
+    "dict_type": "must be a mapping",
+    "model_type": "must be a mapping",
+    "model_attributes_type": "must be a mapping",
+    "list_type": "must be a list",
+}
+
+
+def _line(loc: tuple, value: Any, problem: str) -> str:
+    path = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc).lstrip(".") or "(top level)"
+    return f"{path}: {problem}" if value is _NO_VALUE else f"{path} = {_show(value)}: {problem}"
+
+
+def _num(x: float) -> float | int:
+    """A validated number as it was probably written: 200, not 200.0."""
+    return int(x) if float(x).is_integer() else x
+
+
+def _show(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _limits(meta: list) -> str | None:
+    """``must lie in (0, 1]``, ``must be at least 2``, … from the declared bounds."""
+    bounds = [m for m in meta if isinstance(m, at.Gt | at.Ge | at.Lt | at.Le)]
+    b = {k: getattr(m, k) for m in bounds for k in ("gt", "ge", "lt", "le") if hasattr(m, k)}
+    low = ("(", b["gt"]) if "gt" in b else ("[", b["ge"]) if "ge" in b else None
+    high = (b["lt"], ")") if "lt" in b else (b["le"], "]") if "le" in b else None
+    if low and high:
+        return f"must lie in {low[0]}{low[1]}, {high[0]}{high[1]}"
+    if low:
+        return f"must be {'greater than' if low[0] == '(' else 'at least'} {low[1]}"
+    if high:
+        return f"must be {'less than' if high[1] == ')' else 'at most'} {high[0]}"
+    return None
+
+
+def _declared(loc: tuple) -> tuple[Any, list, str | None]:
+    """(type, constraints, description) declared for the value at ``loc``, as far as the models tell."""
+    tp, meta, hint = _unwrap(Params, [], None)
+    i = 0
+    while i < len(loc):
+        part, origin = loc[i], get_origin(tp)
+        if isinstance(tp, type) and issubclass(tp, BaseModel) and part in tp.model_fields:
+            field = tp.model_fields[part]
+            tp, meta, hint = _unwrap(field.annotation, list(field.metadata), field.description or hint)
+        elif origin is dict:
+            key = i + 1 < len(loc) and loc[i + 1] == "[key]"
+            tp, meta, hint = _unwrap(get_args(tp)[0 if key else 1], [], hint)
+            i += key
+        elif origin is list:
+            tp, meta, hint = _unwrap(get_args(tp)[0], [], hint)
+        else:
+            return None, [], None
+        i += 1
+    return tp, meta, hint
+
+
+def _unwrap(tp: Any, meta: list, hint: str | None) -> tuple[Any, list, str | None]:
+    """``tp`` without its ``Annotated`` layers, whose constraints and description join ``meta`` and ``hint``."""
+    while get_origin(tp) is Annotated:
+        tp, *extra = get_args(tp)
+        for m in extra:
+            if isinstance(m, FieldInfo):
+                meta, hint = meta + list(m.metadata), m.description or hint
+            else:
+                meta = [*meta, m]
+    return tp, meta, hint
+
+
+def _lookup(raw: Any, loc: tuple, default: Any = _NO_VALUE) -> Any:
+    for part in loc:
+        try:
+            raw = raw[part]
+        except (KeyError, IndexError, TypeError):
+            return default
+    return raw

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from riskclass.model.scoring import CLASSES
+from riskclass.codes import CLASSES
 
 _RANK = {c: i for i, c in enumerate(CLASSES)}
 

@@ -7,7 +7,7 @@ import html
 import pandas as pd
 
 from riskclass import codes
-from riskclass.model.scoring import CLASSES
+from riskclass.codes import CLASSES
 
 CLASS_NAMES = {"A": "A 信用风险低", "B": "B 信用风险一般", "C": "C 信用风险较高", "D": "D 信用风险高"}
 TYPE_NAMES = {"enterprise": "企业", "individual": "个体工商户", "cooperative": "农民专业合作社"}

@@ -1,176 +1,161 @@
-"""The monthly classification: every market entity alive at the month end gets a score, a class A–D
-(before and after overrides), the override that fired, its top reasons and the model version.
+"""The monthly classification run: classify one month into a new sealed record.
 
-Outputs under ``classify.out_dir`` (kept across months):
-
-- ``<YYYY-MM>.parquet``         the month's classes (one row per entity, sorted by USCC);
-- ``history.parquet``          every month classified so far (what was this entity's class, and why);
-- ``reports/<YYYY-MM>.json``   summary: shares, transitions, overrides, by district / section / type;
-- ``reports/<YYYY-MM>.html``   the readable report (Chinese);
-- ``manifests/<YYYY-MM>.json`` the audit manifest, chained to the previous month's (see audit.py).
-
-Every file is written to a scratch name and renamed into place, so an interrupted run leaves the
-previous results intact; the same inputs, code and model give identical bytes.
+``classify_month`` holds the store's lock, checks the period, builds the month's indicators, scores
+every entity with the champion (copied into the records' model store), writes classes, report,
+parameters, catalog and manifest into a staging folder and seals it (records/store.py). A month
+already sealed is never recomputed by a plain run: the run reports the sealed record and changes
+nothing, so re-running the pipeline, a promotion or a new snapshot leaves history intact. A
+deliberate re-classification is a ``revision`` (a new revision of a sealed month, with a reason); a
+month earlier than the latest sealed one is a ``backfill`` (with a reason).
 """
 
 from __future__ import annotations
 
 import json
+import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
-from riskclass.classify.overrides import apply_overrides, validate_rules
-from riskclass.classify.reasons import top_reasons
-from riskclass.classify.report import render_html, summarise
-from riskclass.indicators import load_catalog, load_month
+from riskclass.classify.audit import build_manifest, input_files, write_manifest
+from riskclass.classify.outputs import used_params, write_outputs
+from riskclass.indicators import load_catalog
 from riskclass.indicators.builder import build_one
-from riskclass.io import atomic_parquet, atomic_write_bytes
+from riskclass.io import sha256_file
 from riskclass.model.risk_model import RiskModel
-from riskclass.model.scoring import CLASSES
-
-REASON_CHUNK = 100_000
-RESULT_COLUMNS = [
-    "uscc",
-    "month",
-    "score",
-    "probability",
-    "model_class",
-    "class",
-    "override",
-    "reason_1",
-    "reason_2",
-    "reason_3",
-    "reason_codes",
-    "model_version",
-    "district",
-    "section",
-    "entity_type",
-]
+from riskclass.periods import check_in_window, previous_month, snapshot_date
+from riskclass.records import Record, RecordError, RecordStore, exclusive
 
 
-def assign_classes(frame: pd.DataFrame, model: RiskModel, overrides: list[dict]):
-    """Score and class one month's indicators: (probability, score, model class, final class, override)."""
-    prob, score, model_class = model.scored(frame)
-    final, fired = apply_overrides(frame, model_class, overrides)
-    return prob, score, model_class, final, fired
+@dataclass
+class Outcome:
+    record: Record
+    sealed_now: bool  # False: the month was already sealed and nothing was written
+    summary: dict
 
 
-def classify_frame(frame: pd.DataFrame, model: RiskModel, p: dict, month: str, catalog) -> pd.DataFrame:
-    cp = p["classify"]
-    validate_rules(cp["overrides"], set(catalog.codes))
-    prob, score, model_class, final, fired = assign_classes(frame, model, cp["overrides"])
-    # SHAP values are n × indicators doubles: compute them in slices to bound memory
-    reasons = pd.concat(
-        [
-            top_reasons(model.contributions(part), part, catalog, cp["reasons"])
-            for part in (frame.iloc[i : i + REASON_CHUNK] for i in range(0, len(frame), REASON_CHUNK))
-        ]
-    )
-    entity_type = np.select(
-        [frame["BAS.TYPE.enterprise"] == 1, frame["BAS.TYPE.individual"] == 1],
-        ["enterprise", "individual"],
-        "cooperative",
-    )
-    out = pd.DataFrame(
-        {
-            "uscc": frame["uscc"].to_numpy(),
-            "month": month,
-            "score": score,
-            "probability": np.round(prob, 8),
-            "model_class": model_class,
-            "class": final,
-            "override": fired,
-            **{c: reasons[c].to_numpy() for c in reasons.columns},
-            "model_version": str(model.info.get("registered_version", "")),
-            "district": frame["BAS.IND.division"].to_numpy(),
-            "section": frame["BAS.IND.section"].to_numpy(),
-            "entity_type": entity_type,
-        }
-    )
-    for j in range(cp["reasons"] + 1, 4):  # the contract keeps three reason columns
-        out[f"reason_{j}"] = ""
-    return out[RESULT_COLUMNS].sort_values("uscc").reset_index(drop=True)
+def store_for(p: dict) -> RecordStore:
+    return RecordStore(p["classify"]["records_dir"])
 
 
-def previous_month(month: str) -> str:
-    return str(pd.Period(month, freq="M") - 1)
+def check_request(store: RecordStore, month: str, kind: str, reason: str) -> Record | None:
+    """Refuse what a run of ``kind`` may not do to ``month``; return the sealed record when nothing is to be done."""
+    existing = store.current(month)
+    latest = store.latest_month()
+    if kind in ("revision", "backfill") and not reason.strip():
+        raise RecordError(f"a {kind} needs a reason (--reason): it is recorded in the ledger and the manifest")
+    if kind == "revision":
+        if existing is None:
+            raise RecordError(f"{month} has no sealed record to revise; classify it first")
+        return None
+    if existing is not None:
+        if kind == "backfill":
+            raise RecordError(f"{month} is sealed already ({existing.label}): a correction is a revision (--revise)")
+        return existing
+    if kind == "backfill":
+        if latest is None or month > latest:
+            raise RecordError(f"{month} is not earlier than the latest sealed month ({latest}): classify it normally")
+        return None
+    if latest is not None and month < latest:
+        raise RecordError(
+            f"{month} is earlier than the latest sealed month {latest}: classifying it is a back-fill "
+            f"(riskclass classify --month {month} --backfill --reason …), recorded as such"
+        )
+    return None
 
 
-def next_month(month: str) -> str:
-    return str(pd.Period(month, freq="M") + 1)
+def classify_month(p: dict, month: str, kind: str = "monthly", reason: str = "", by: str = "pipeline") -> Outcome:
+    """Seal ``month`` (or a revision / back-fill of it); a sealed month is left as it is by a plain run."""
+    store = store_for(p)
+    with exclusive(store.root, f"classify {month} ({kind})"):
+        store.root.mkdir(parents=True, exist_ok=True)
+        store.recover()
+        fp, cp = p["features"], p["classify"]
+        check_in_window(month, cp["first_month"], snapshot_date(Path(fp["validated_dir"])))
+        existing = check_request(store, month, kind, reason)
+        if existing is not None:
+            return Outcome(existing, False, json.loads((existing.path / "report.json").read_text(encoding="utf-8")))
+        staging = store.new_staging(month)
+        try:
+            summary, record = _classify_into(p, store, month, kind, reason, by, staging)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)  # gone after a successful seal (renamed) or a failure
+        write_head(store, Path(cp["head_file"]))
+        return Outcome(record, True, summary)
 
 
-def classify_month(p: dict, month: str, out_dir: Path | None = None, model_dir: Path | None = None) -> dict:
-    """Classify ``month`` and write its results, summary, report and manifest; return the summary."""
-    from riskclass.classify.audit import write_manifest
-
-    cp = p["classify"]
-    out_dir = Path(out_dir or cp["out_dir"])
-    model_dir = Path(model_dir or cp["model_dir"])
-    catalog = load_catalog(p["features"]["catalog"])
-    model = RiskModel.load(model_dir)
+def _classify_into(
+    p: dict, store: RecordStore, month: str, kind: str, reason: str, by: str, staging: Path
+) -> tuple[dict, Record]:
+    fp, cp = p["features"], p["classify"]
+    catalog_path = Path(fp["catalog"])
+    catalog = load_catalog(catalog_path)
+    model_id, model_files = store.store_model(Path(cp["model_dir"]))
+    model = RiskModel.load(store.model_path(model_id))
     if model.catalog_sha256 != catalog.sha256:
         raise ValueError(
-            f"the model in {model_dir} was trained on indicator catalog {model.catalog_sha256[:12]}, "
+            f"the champion in {cp['model_dir']} was trained on indicator catalog {model.catalog_sha256[:12]}, "
             f"not the current {catalog.sha256[:12]}: retrain or restore the catalog"
         )
-    features_dir = Path(cp["features_dir"])
-    build_one(
-        Path(p["features"]["validated_dir"]),
+    inputs = {name: sha256_file(path) for name, path in input_files(p).items()}
+    built = build_one(
+        Path(fp["validated_dir"]),
         catalog,
         month,
-        features_dir,
-        memory_limit=p["features"]["memory_limit"],
-        threads=p["features"]["threads"],
-        feedback_dir=Path(p["features"]["feedback_dir"]),
+        staging / "indicators",
+        memory_limit=fp["memory_limit"],
+        threads=fp["threads"],
+        feedback_dir=Path(fp["feedback_dir"]),
     )
-    frame = load_month(features_dir, month)
-    result = classify_frame(frame, model, p, month, catalog)
-    prev_path = out_dir / f"{previous_month(month)}.parquet"
-    previous = pd.read_parquet(prev_path) if prev_path.exists() else None
-    summary = summarise(result, previous, cp["overrides"], {i.code: i.name_zh for i in catalog.indicators})
-
-    atomic_parquet(result, out_dir / f"{month}.parquet")
-    atomic_write_bytes(
-        out_dir / "reports" / f"{month}.json",
-        (json.dumps(summary, ensure_ascii=False, indent=2, sort_keys=True) + "\n").encode("utf-8"),
+    built.rename(staging / "features.parquet")
+    (staging / "indicators").rmdir()
+    shutil.copyfile(catalog_path, staging / "indicators.yaml")
+    previous = store.current(previous_month(month))
+    params = used_params(p)
+    summary = write_outputs(
+        staging,
+        pd.read_parquet(staging / "features.parquet"),
+        model,
+        params,
+        month,
+        catalog,
+        pd.read_parquet(previous.classes_path) if previous else None,
     )
-    atomic_write_bytes(out_dir / "reports" / f"{month}.html", render_html(summary).encode("utf-8"))
-    update_history(out_dir)
-    write_manifest(p, month, out_dir, model_dir, catalog)
-    return summary
+    revision = store.next_revision(month)
+    manifest = build_manifest(
+        staging,
+        month=month,
+        revision=revision,
+        kind=kind,
+        reason=reason,
+        inputs=inputs,
+        model={
+            "id": model_id,
+            "name": p["registry"]["model_name"],
+            "version": str(model.info.get("registered_version", "")),
+            "files": model_files,
+        },
+        params=params,
+        catalog_sha256=catalog.sha256,
+        previous=previous,
+    )
+    write_manifest(staging, manifest)
+    return summary, store.seal(month, staging, kind, reason, by)
 
 
-def update_history(out_dir: Path) -> None:
-    """history.parquet = every month file, concatenated in month order (derived, rebuilt each run)."""
-    months = sorted(f.stem for f in out_dir.glob("[0-9][0-9][0-9][0-9]-[0-9][0-9].parquet"))
-    frames = [
-        pd.read_parquet(
-            out_dir / f"{m}.parquet",
-            columns=[
-                "uscc",
-                "month",
-                "score",
-                "class",
-                "model_class",
-                "override",
-                "reason_1",
-                "reason_2",
-                "reason_3",
-                "model_version",
-            ],
-        )
-        for m in months
-    ]
-    if frames:
-        atomic_parquet(pd.concat(frames, ignore_index=True), out_dir / "history.parquet")
+def write_head(store: RecordStore, path: Path) -> None:
+    """The ledger's last line, for the scheduled run to commit to git (an anchor outside the data)."""
+    entries = store.ledger()
+    if not entries:
+        return
+    last = entries[-1]
+    head = {k: last[k] for k in ("seq", "month", "revision", "entry_sha256", "anchor")}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(head, ensure_ascii=False, indent=2, sort_keys=True) + "\n", encoding="utf-8")
 
 
-def entity_history(out_dir: Path, uscc: str) -> pd.DataFrame:
-    h = pd.read_parquet(Path(out_dir) / "history.parquet")
+def entity_history(p: dict, uscc: str) -> pd.DataFrame:
+    store = store_for(p)
+    h = pd.read_parquet(store.history_path) if store.history_path.exists() else store.history_frame()
     return h[h["uscc"] == uscc].sort_values("month").reset_index(drop=True)
-
-
-__all__ = ["CLASSES", "classify_month", "entity_history"]

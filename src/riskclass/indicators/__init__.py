@@ -6,20 +6,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from riskclass.indicators.builder import build, load_month, month_end
+from riskclass.indicators.builder import build, load_month
 from riskclass.indicators.catalog import Catalog, CatalogError, load_catalog
 from riskclass.indicators.report import summarise, to_html
 from riskclass.io import write_json
+from riskclass.periods import months_between
 
 __all__ = ["Catalog", "CatalogError", "build", "load_catalog", "load_month", "months_between", "run"]
-
-
-def months_between(first: str, last: str) -> list[str]:
-    month_end(first), month_end(last)  # validates both
-    start, end = pd.Period(first, freq="M"), pd.Period(last, freq="M")
-    if start > end:
-        raise ValueError(f"panel start {first} is after the month {last}")
-    return [str(p) for p in pd.period_range(start, end, freq="M")]
 
 
 def run(
@@ -27,7 +20,9 @@ def run(
 ) -> tuple[dict, pd.DataFrame]:
     """Build indicators for ``panel_from``…``month`` and write the month's report.
 
-    ``fp`` is the ``features`` section of params.yaml. Returns the build manifest and the summary.
+    Only those months are (re)written; other months already in ``fp["out_dir"]`` stay in place.
+    ``fp`` is the ``features`` section of params.yaml. Returns the build manifest (every month present
+    in the folder) and the summary.
     """
     catalog = load_catalog(fp["catalog"])
     months = months_between(panel_from or month, month)

@@ -8,6 +8,8 @@ tables once and evaluates many month ends on them.
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Iterable
 from datetime import date
 from pathlib import Path
@@ -19,17 +21,10 @@ import pyarrow.parquet as pq
 
 from riskclass.indicators.catalog import Catalog, Indicator
 from riskclass.indicators.sources import connect, create_asof_views, stage
-from riskclass.io import atomic_directory, atomic_file, write_json
+from riskclass.io import atomic_file, write_json
+from riskclass.periods import month_end
 
 _EPOCH = date(1970, 1, 1)
-
-
-def month_end(month: str) -> date:
-    """'2026-10' → 2026-10-31. The period is always explicit, never derived from today."""
-    try:
-        return pd.Period(month, freq="M").end_time.date()
-    except ValueError:
-        raise ValueError(f"month must look like YYYY-MM, not {month!r}") from None
 
 
 def day_number(d: date) -> int:
@@ -104,28 +99,77 @@ def build(
     progress=None,
     feedback_dir: Path | None = None,
 ) -> dict:
-    """Build one Parquet table per month into ``out_dir`` (replaced atomically); return the manifest."""
+    """Build ``out_dir/<month>.parquet`` for each of ``months``; return the merged manifest.
+
+    Only the requested months are written, each atomically (scratch file, then ``os.replace``), so
+    an interrupted build leaves every month either old or new, and the months not asked for stay in
+    place untouched: ``riskclass features --month M`` never deletes the rest of the training panel.
+    ``out_dir/manifest.json`` records every month present in ``out_dir`` (rebuilt entries updated,
+    the others kept) and is rewritten atomically after each month.
+    """
     months = sorted(set(months))
-    con = connect(memory_limit, threads)
-    stage(con, Path(validated_dir), feedback_dir)
+    for month in months:
+        month_end(month)  # refuse a malformed month before any work
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
     manifest = {
         "catalog_sha256": catalog.sha256,
         "catalog_version": catalog.version,
         "indicators": len(catalog.indicators),
         "validated_dir": str(validated_dir),
-        "months": {},
+        "months": _manifest_months(out_dir),
     }
-    task = progress.add_task("building indicators", total=len(months)) if progress else None
-    with atomic_directory(Path(out_dir)) as scratch:
+    con = connect(memory_limit, threads)
+    try:
+        stage(con, Path(validated_dir), feedback_dir)
+        task = progress.add_task("building indicators", total=len(months)) if progress else None
         for month in months:
             table = compute_asof(con, catalog, month_end(month))
-            pq.write_table(table.replace_schema_metadata(None), scratch / f"{month}.parquet", compression="zstd")
-            manifest["months"][month] = {"as_of": str(month_end(month)), "entities": table.num_rows}
+            with atomic_file(out_dir / f"{month}.parquet") as tmp:
+                pq.write_table(table.replace_schema_metadata(None), tmp, compression="zstd")
+            manifest["months"][month] = {
+                "as_of": str(month_end(month)),
+                "entities": table.num_rows,
+                "catalog_sha256": catalog.sha256,
+                "validated_dir": str(validated_dir),
+            }
+            with atomic_file(out_dir / MANIFEST) as tmp:
+                write_json(manifest, tmp)
             if progress:
                 progress.advance(task)
-        write_json(manifest, scratch / "manifest.json")
-    con.close()
+    finally:
+        con.close()
     return manifest
+
+
+MANIFEST = "manifest.json"
+_MONTH_FILE = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
+
+
+def _manifest_months(out_dir: Path) -> dict:
+    """The recorded entries of the months whose files are present in ``out_dir``.
+
+    A month file without an entry (written by ``build_one`` or an older build) is listed with what its
+    file tells: its as-of date and row count, without a catalog hash, since that is not known.
+    """
+    recorded = {}
+    path = out_dir / MANIFEST
+    if path.exists():
+        try:
+            recorded = json.loads(path.read_text(encoding="utf-8")).get("months", {})
+        except (ValueError, AttributeError):
+            recorded = {}
+    months = {}
+    for file in sorted(out_dir.glob("*.parquet")):
+        month = file.stem
+        if not _MONTH_FILE.fullmatch(month):
+            continue
+        as_of = month_end(month)
+        entry = recorded.get(month)
+        if not isinstance(entry, dict):
+            entry = {"as_of": str(as_of), "entities": pq.ParquetFile(file).metadata.num_rows}
+        months[month] = entry
+    return months
 
 
 def build_one(

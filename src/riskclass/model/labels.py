@@ -17,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from riskclass import codes
-from riskclass.indicators.builder import month_end
+from riskclass.periods import month_end
 
 EVENT_SOURCES = {
     # event: (table, date column, extra filter)

@@ -210,7 +210,7 @@ def train(p: dict, reports_dir: Path = Path("reports")) -> dict:
 def promote(p: dict, version: str | None, by: str | None, reason: str) -> dict:
     """Make ``version`` (default: the challenger) the champion, if it passes the gates and beats the champion."""
     rp = p["registry"]
-    version = version or registry.alias_version(rp, registry.CHALLENGER)
+    version = registry.resolve_version(rp, version) if version else registry.alias_version(rp, registry.CHALLENGER)
     if version is None:
         raise PromotionRefused("no challenger to promote")
     metrics = registry.version_metrics(rp, version)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.linear_model import LogisticRegression
 
-CLASSES = ("A", "B", "C", "D")
+from riskclass.codes import CLASSES
 
 
 class PlattCalibrator:

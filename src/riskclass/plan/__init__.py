@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import tempfile
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from riskclass.plan.evaluate import ipw_rates, random_checks_with_classes
 from riskclass.plan.inputs import load_inputs
 from riskclass.plan.output import summarise, write_plan
 from riskclass.plan.planner import Plan, PlanError, make_plan, plan_id_for, validate_plan_params
+from riskclass.records import RecordStore
 
 __all__ = ["Plan", "PlanError", "class_problem_rates", "run_plan", "verify_plan"]
 
@@ -26,17 +28,45 @@ def class_problem_rates(inspections: pd.DataFrame, history_path: Path) -> pd.Dat
     return ipw_rates(joined, "class") if len(joined) else None
 
 
-def run_plan(p: dict, month: str, out_dir: Path | None = None) -> tuple[Plan, dict, Path]:
+def run_plan(p: dict, month: str, out_dir: Path | None = None, replace: bool = False) -> tuple[Plan, dict, Path]:
+    """Draw the plan for ``month`` into ``out_dir/<plan_id>``; return (plan, summary, its folder).
+
+    A drafted plan may already have gone to the inspection platform, so it is never replaced silently:
+    when the folder holds a draft that differs from this draw, it is kept (``plan.status == "kept"``,
+    the stored summary is returned) unless ``replace`` is asked, and a plan whose results were ingested
+    is never replaced by a different draw.
+    """
     pp = p["plan"]
     validate_plan_params(pp, set(load_catalog(p["features"]["catalog"]).codes))
     inputs = load_inputs(p, month)
     plan = make_plan(inputs, pp, plan_id_for(pp, month, p["city"]["prefecture"]))
-    rates = class_problem_rates(inputs.inspections, Path(p["classify"]["out_dir"]) / "history.parquet")
+    rates = class_problem_rates(inputs.inspections, RecordStore(p["classify"]["records_dir"]).history_path)
     summary = summarise(plan, rates)
     out_dir = Path(out_dir or pp["out_dir"])
-    _refuse_to_rewrite_used_plan(out_dir / plan.plan_id, plan, Path(p["features"]["feedback_dir"]))
+    plan_dir = out_dir / plan.plan_id
+    if (plan_dir / "summary.json").exists():
+        with tempfile.TemporaryDirectory() as tmp:
+            plan.differs = sorted(_differing_files(write_plan(plan, summary, Path(tmp)), plan_dir))
+        if not plan.differs:
+            plan.status = "unchanged"
+            return plan, summary, plan_dir
+        if not replace:
+            plan.status = "kept"
+            return plan, json.loads((plan_dir / "summary.json").read_text(encoding="utf-8")), plan_dir
+        _refuse_to_rewrite_used_plan(plan_dir, plan, Path(p["features"]["feedback_dir"]))
     path = write_plan(plan, summary, out_dir)
     return plan, summary, path
+
+
+def _differing_files(fresh_dir: Path, published_dir: Path) -> dict[str, tuple[str, str]]:
+    """Files of a fresh draw whose bytes differ from the published folder's: name → (published, fresh)."""
+    differ = {}
+    for fresh in sorted(Path(fresh_dir).iterdir()):
+        published = Path(published_dir) / fresh.name
+        theirs, ours = (sha256_file(published) if published.exists() else "missing"), sha256_file(fresh)
+        if theirs != ours:
+            differ[fresh.name] = (theirs, ours)
+    return differ
 
 
 def _refuse_to_rewrite_used_plan(plan_dir: Path, plan: Plan, feedback_dir: Path) -> None:
@@ -59,10 +89,4 @@ def verify_plan(p: dict, month: str, plan_dir: Path) -> dict[str, tuple[str, str
     """Re-derive the plan from its inputs and published seed; return files whose bytes differ."""
     with tempfile.TemporaryDirectory() as tmp:
         _, _, again = run_plan(p, month, Path(tmp))
-        differ = {}
-        for fresh in sorted(again.iterdir()):
-            published = Path(plan_dir) / fresh.name
-            theirs, ours = (sha256_file(published) if published.exists() else "missing"), sha256_file(fresh)
-            if theirs != ours:
-                differ[fresh.name] = (theirs, ours)
-        return differ
+        return _differing_files(again, plan_dir)

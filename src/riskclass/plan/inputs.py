@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from riskclass.classify.run import previous_month
 from riskclass.inspections import load_inspections
 from riskclass.io import sha256_file
+from riskclass.periods import previous_month
 from riskclass.plan.planner import PlanError, PlanInputs, plan_dates
+from riskclass.records import RecordStore
 
 DOMAIN_INDICATORS = {"food": "BAS.DOM.food", "drug": "BAS.DOM.drug", "special_equipment": "BAS.DOM.special_equipment"}
 
@@ -39,13 +40,12 @@ def quarantined_conflicts(validated: Path) -> pd.DataFrame:
 
 
 def load_inputs(p: dict, month: str) -> PlanInputs:
-    pp, fp, cp = p["plan"], p["features"], p["classify"]
+    pp, fp = p["plan"], p["features"]
     classes_month = previous_month(month)  # a plan draws on the classes of the month before
-    classes_path = Path(cp["out_dir"]) / f"{classes_month}.parquet"
-    features_path = Path(cp["features_dir"]) / f"{classes_month}.parquet"
-    for path in (classes_path, features_path):
-        if not path.exists():
-            raise PlanError(f"{path}: a plan for {month} needs the classes of {classes_month} (riskclass classify)")
+    record = RecordStore(p["classify"]["records_dir"]).current(classes_month)
+    if record is None:
+        raise PlanError(f"a plan for {month} needs the sealed classes of {classes_month} (riskclass classify)")
+    classes_path, features_path = record.classes_path, record.features_path
     validated = Path(fp["validated_dir"])
     indicator_columns = sorted(
         set(DOMAIN_INDICATORS.values()) | {c["indicator"] for d in pp.get("directed", []) for c in d.get("where", [])}

@@ -21,8 +21,8 @@ from pathlib import Path
 import pandas as pd
 
 from riskclass import codes, contract
+from riskclass.codes import CLASSES
 from riskclass.io import atomic_directory, write_parquet
-from riskclass.model.scoring import CLASSES
 from riskclass.plan.assign import inspector_columns
 from riskclass.plan.planner import Plan
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 
-from riskclass.model.scoring import CLASSES
+from riskclass.codes import CLASSES
 from riskclass.plan.assign import assign_inspectors, available
 from riskclass.plan.draw import (
     class_allocation,
@@ -55,6 +55,10 @@ class Plan:
     strata: pd.DataFrame  # every draw: N, floor, target, drawn n, probability
     loads: pd.DataFrame
     summary: dict
+    # drawn: written now; unchanged: the same draft was there already; kept: a draft that differs from this
+    # re-draw was there already and was kept (a drafted plan is only replaced when asked: run_plan(replace=True))
+    status: str = "drawn"
+    differs: list[str] = field(default_factory=list)
 
 
 def plan_id_for(pp: dict, month: str, division: str) -> str:

@@ -23,9 +23,10 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import linprog
 
-from riskclass.classify.run import assign_classes, previous_month
+from riskclass.classify.outputs import assign_classes
+from riskclass.codes import CLASSES
 from riskclass.indicators import load_month
-from riskclass.model.scoring import CLASSES
+from riskclass.periods import previous_month
 from riskclass.plan.draw import class_allocation
 from riskclass.plan.evaluate import ipw_rates, random_checks_with_classes
 
@@ -59,12 +60,12 @@ def optimise_ratios(
     return np.round(res.x, 6)
 
 
-def monthly_classes(features_dir: Path, months: list[str], model, overrides: list[dict]) -> pd.DataFrame:
+def monthly_classes(features_dir: Path, months: list[str], model, overrides: list[dict], bands: dict) -> pd.DataFrame:
     """Class of every entity for each month, as the monthly run would have assigned it (no reasons)."""
     frames = []
     for month in months:
         frame = load_month(features_dir, month)
-        _, _, _, final, _ = assign_classes(frame, model, overrides)
+        _, _, _, final, _ = assign_classes(frame, model, overrides, bands)
         frames.append(pd.DataFrame({"uscc": frame["uscc"].to_numpy(), "month": month, "class": final}))
     return pd.concat(frames, ignore_index=True)
 
@@ -194,6 +195,7 @@ def run_comparison(p: dict, first_month: str, last_month: str, reps: int, seed: 
         months_between(class_from, previous_month(last_month)),
         model,
         p["classify"]["overrides"],
+        p["score"]["bands"],
     )
     truth = pd.read_parquet(
         Path(p["synth"]["out_dir"]) / "truth" / "entity_month.parquet", columns=["uscc", "month", "violating"]

@@ -1,6 +1,7 @@
 """Synthetic inspection results for a plan: what the platform would return if the plan were carried out.
 
-Each check finds a problem when the entity is truly violating (ground truth, latest simulated month)
+Each check finds a problem when the entity is truly violating (ground truth of the plan month, or of the
+latest simulated month for a plan beyond the simulation)
 and the inspector detects it; result codes and dispositions follow the same tables as the simulated
 history. Optionally a few rows are made faulty (unknown result code, wrong entity, unplanned check) to
 exercise the quarantine.
@@ -31,7 +32,9 @@ def simulate_results(
 ) -> pd.DataFrame:
     checks = pd.read_csv(Path(plan_dir) / "plan.csv", dtype=str, encoding="utf-8-sig", keep_default_na=False)
     truth = pd.read_parquet(Path(truth_dir) / "entity_month.parquet", columns=["uscc", "month", "violating"])
-    latest = truth[truth["month"] == truth["month"].max()].set_index("uscc")["violating"]
+    plan_month = str(checks["start_date"].iloc[0])[:7] if len(checks) else ""
+    month = plan_month if plan_month in set(truth["month"]) else truth["month"].max()
+    latest = truth[truth["month"] == month].set_index("uscc")["violating"]
     plan_id = checks["plan_id"].iloc[0] if len(checks) else ""
     rng = np.random.default_rng(int(hashlib.sha256(plan_id.encode("utf-8")).hexdigest()[:16], 16))
     n = len(checks)

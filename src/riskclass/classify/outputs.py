@@ -1,0 +1,146 @@
+"""What a classified month contains, computed from its inputs alone: classes, reasons, summary, report.
+
+Pure with respect to its arguments (an indicator snapshot, a model, the classification parameters,
+the indicator catalog and the previous month's classes), so that the monthly run and the audit's
+reproduction call the same code and must produce the same bytes.
+
+Record files written here (the manifest is added by the audit module):
+
+- ``classes.parquet``  one row per entity: score, probability, model class, final class, override,
+  top reasons, model version, district, section, entity type (sorted by USCC);
+- ``report.json`` / ``report.html``  shares, transitions, overrides, by district / section / type;
+- ``params.json``  the classification parameters used (score bands, overrides, reasons).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from riskclass.classify.overrides import apply_overrides, validate_rules
+from riskclass.classify.reasons import top_reasons
+from riskclass.classify.report import render_html, summarise
+from riskclass.io import write_parquet
+from riskclass.model.risk_model import RiskModel
+from riskclass.model.scoring import classes_from_scores, score_from_probability
+
+REASON_CHUNK = 100_000
+RESULT_COLUMNS = [
+    "uscc",
+    "month",
+    "score",
+    "probability",
+    "model_class",
+    "class",
+    "override",
+    "reason_1",
+    "reason_2",
+    "reason_3",
+    "reason_codes",
+    "model_version",
+    "district",
+    "section",
+    "entity_type",
+]
+OUTPUT_FILES = ("classes.parquet", "report.json", "report.html", "params.json")
+
+
+def used_params(p: dict) -> dict:
+    """The parameters a classification depends on: recorded in the record and hashed in its manifest."""
+    return {
+        "reasons": p["classify"]["reasons"],
+        "overrides": p["classify"]["overrides"],
+        "bands": p["score"]["bands"],
+        "anchor_probability": p["score"]["anchor_probability"],
+        "pdo": p["score"]["pdo"],
+    }
+
+
+def check_score_mapping(model: RiskModel, params: dict) -> None:
+    """The probability→score mapping belongs to the model; params.yaml must agree or the change waits for a retrain.
+
+    The class bands are a policy and come from params.yaml (recorded per month); a change of anchor
+    or pdo would silently change what every score means, so it is refused until a model trained with
+    it is promoted.
+    """
+    for key in ("anchor_probability", "pdo"):
+        if float(model.score_params[key]) != float(params[key]):
+            raise ValueError(
+                f"params score.{key} = {params[key]} but the champion maps scores with {model.score_params[key]}: "
+                "a new score mapping takes effect with a model trained on it (retrain and promote), "
+                "or restore the value"
+            )
+
+
+def assign_classes(frame: pd.DataFrame, model: RiskModel, overrides: list[dict], bands: dict):
+    """Score and class one month's indicators: (probability, score, model class, final class, override)."""
+    probability = model.probability(frame)
+    sp = model.score_params
+    score = score_from_probability(probability, sp["anchor_probability"], sp["pdo"])
+    model_class = classes_from_scores(score, bands)
+    final, fired = apply_overrides(frame, model_class, overrides)
+    return probability, score, model_class, final, fired
+
+
+def classify_frame(frame: pd.DataFrame, model: RiskModel, params: dict, month: str, catalog) -> pd.DataFrame:
+    validate_rules(params["overrides"], set(catalog.codes))
+    prob, score, model_class, final, fired = assign_classes(frame, model, params["overrides"], params["bands"])
+    # SHAP values are n × indicators doubles: compute them in slices to bound memory
+    reasons = pd.concat(
+        [
+            top_reasons(model.contributions(part), part, catalog, params["reasons"])
+            for part in (frame.iloc[i : i + REASON_CHUNK] for i in range(0, len(frame), REASON_CHUNK))
+        ]
+    )
+    entity_type = np.select(
+        [frame["BAS.TYPE.enterprise"] == 1, frame["BAS.TYPE.individual"] == 1],
+        ["enterprise", "individual"],
+        "cooperative",
+    )
+    out = pd.DataFrame(
+        {
+            "uscc": frame["uscc"].to_numpy(),
+            "month": month,
+            "score": score,
+            "probability": np.round(prob, 8),
+            "model_class": model_class,
+            "class": final,
+            "override": fired,
+            **{c: reasons[c].to_numpy() for c in reasons.columns},
+            "model_version": str(model.info.get("registered_version", "")),
+            "district": frame["BAS.IND.division"].to_numpy(),
+            "section": frame["BAS.IND.section"].to_numpy(),
+            "entity_type": entity_type,
+        }
+    )
+    for j in range(params["reasons"] + 1, 4):  # the contract keeps three reason columns
+        out[f"reason_{j}"] = ""
+    return out[RESULT_COLUMNS].sort_values("uscc").reset_index(drop=True)
+
+
+def _json_bytes(obj) -> bytes:
+    return (json.dumps(obj, ensure_ascii=False, indent=2, sort_keys=True) + "\n").encode("utf-8")
+
+
+def write_outputs(
+    folder: Path,
+    frame: pd.DataFrame,
+    model: RiskModel,
+    params: dict,
+    month: str,
+    catalog,
+    previous: pd.DataFrame | None,
+) -> dict:
+    """Write the month's classes, summary, report and parameters into ``folder``; return the summary."""
+    check_score_mapping(model, params)
+    result = classify_frame(frame, model, params, month, catalog)
+    summary = summarise(result, previous, params["overrides"], {i.code: i.name_zh for i in catalog.indicators})
+    folder = Path(folder)
+    write_parquet(result, folder / "classes.parquet")
+    (folder / "report.json").write_bytes(_json_bytes(summary))
+    (folder / "report.html").write_bytes(render_html(summary).encode("utf-8"))
+    (folder / "params.json").write_bytes(_json_bytes(params))
+    return summary
