@@ -65,7 +65,7 @@ def test_bad_value_in_title_row_file_reports_the_visible_line(tmp_path):
         ("missing_column", "missing required column(s): issue_date (发证日期)"),
         ("bad_encoding", "unreadable encoding"),
         ("no_header", "no header row"),
-        ("truncated", "truncated"),
+        ("truncated", "the file ends inside a quoted field — it was cut"),
         ("declared_rows", "snapshot.json declares 5 rows"),
         ("ambiguous", "ambiguous"),
         ("bad_parquet", "unreadable Parquet"),
@@ -82,9 +82,9 @@ def test_broken_file_fails_naming_file_and_problem(tmp_path, damage, message):
         path.write_bytes(path.read_bytes() + b"\x80\xff\xfe\n")
     elif damage == "no_header":
         path.write_text("a,b,c\n1,2,3\n", encoding="utf-8")
-    elif damage == "truncated":
+    elif damage == "truncated":  # cut inside a quoted field (a cut elsewhere quarantines the last record)
         text = path.read_text(encoding="utf-8")
-        path.write_text(text + "L2,91440802123456789F,food_bus", encoding="utf-8")
+        path.write_text(text + 'L2,91440802123456789F,"food_bus', encoding="utf-8")
     elif damage == "declared_rows":
         (raw / "snapshot.json").write_text(
             json.dumps({"snapshot_date": "2026-10-31", "tables": {"licences": {"rows": 5}}})

@@ -225,9 +225,11 @@ def test_three_inspectors_per_check_are_assigned_and_published(tmp_path):
     trio = c[["inspector_1", "inspector_2", "inspector_3"]]
     assert trio.notna().all().all() and (trio.nunique(axis=1) == 3).all()
     path = write_plan(plan, summarise(plan, None), tmp_path)
-    published = pd.read_csv(path / "plan.csv", dtype=str)
-    assert {"inspector_1", "inspector_2", "inspector_3"} <= set(published.columns)
-    assert "执法人员3" in pd.read_excel(path / "plan.xlsx", sheet_name="抽查计划").columns
+    for csv in ("internal/plan_internal.csv", "publish/plan_public.csv"):
+        published = pd.read_csv(path / csv, dtype=str)
+        assert {"inspector_1", "inspector_2", "inspector_3"} <= set(published.columns)
+    assert "执法人员3" in pd.read_excel(path / "internal/plan_internal.xlsx", sheet_name="内部-抽查计划").columns
+    assert "执法人员3" in pd.read_excel(path / "publish/plan_public.xlsx", sheet_name="抽查计划").columns
 
 
 def test_summary_shows_staffing_need_and_supply_per_qualification(plan):

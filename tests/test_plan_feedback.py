@@ -119,16 +119,27 @@ def written_plan(tmp_path):
 
 def test_plan_files_are_complete_and_deterministic(written_plan, tmp_path):
     plan, path = written_plan
-    names = {f.name for f in path.iterdir()}
-    assert {"plan.csv", "plan.xlsx", "inclusion.parquet", "strata.csv", "summary.json", "results_template.csv"} <= names
+    names = {f.relative_to(path).as_posix() for f in path.rglob("*") if f.is_file()}
+    assert {
+        "internal/plan_internal.csv",
+        "internal/plan_internal.xlsx",
+        "internal/inclusion.parquet",
+        "internal/strata.csv",
+        "internal/summary.json",
+        "publish/plan_public.csv",
+        "publish/plan_public.xlsx",
+        "publish/results_template.csv",
+    } <= names
     plan_b = make_plan(inputs(population(4_000)), plan_params(), PLAN_ID)
     again = write_plan(plan_b, summarise(plan_b, None), tmp_path / "b")
     for name in names:
         assert (path / name).read_bytes() == (again / name).read_bytes(), name
-    sheets = pd.read_excel(path / "plan.xlsx", sheet_name=None)
-    assert {"抽查计划", "汇总", "分层抽样", "执法人员工作量", "参数与随机种子"} <= set(sheets)
-    assert len(sheets["抽查计划"]) == len(plan.checks) and "统一社会信用代码" in sheets["抽查计划"].columns
-    summary = json.loads((path / "summary.json").read_text(encoding="utf-8"))
+    sheets = pd.read_excel(path / "internal/plan_internal.xlsx", sheet_name=None)
+    assert {"内部-抽查计划", "内部-汇总", "内部-分层抽样", "内部-执法人员工作量", "内部-参数与随机种子"} <= set(sheets)
+    assert len(sheets["内部-抽查计划"]) == len(plan.checks) and "统一社会信用代码" in sheets["内部-抽查计划"].columns
+    public = pd.read_excel(path / "publish/plan_public.xlsx", sheet_name="抽查计划")
+    assert len(public) == len(plan.checks) and "统一社会信用代码" in public.columns
+    summary = json.loads((path / "internal/summary.json").read_text(encoding="utf-8"))
     assert sum(summary["by_class"].values()) == summary["checks"] == len(plan.checks)
 
 

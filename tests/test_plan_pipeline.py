@@ -80,10 +80,10 @@ def test_results_come_back_and_the_next_month_sees_them(loop, small_city, tmp_pa
     assert verify_plan(p, "2026-10", path) == {}
     changed = copy.deepcopy(p)
     changed["plan"]["published_value"] = "07 11 19"
-    before = {f.name: sha256_file(f) for f in path.iterdir()}
+    before = {f: sha256_file(f) for f in path.rglob("*") if f.is_file()}
     kept, _summary, _path = run_plan(changed, "2026-10")  # a drafted plan is kept unless replacing is asked
-    assert kept.status == "kept" and "plan.csv" in kept.differs
-    assert {f.name: sha256_file(f) for f in path.iterdir()} == before
+    assert kept.status == "kept" and "internal/plan_internal.csv" in kept.differs
+    assert {f: sha256_file(f) for f in path.rglob("*") if f.is_file()} == before
     with pytest.raises(PlanError, match="immutable"):
         run_plan(changed, "2026-10", replace=True)
     assert run_plan(p, "2026-10")[0].status == "unchanged"

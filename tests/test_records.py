@@ -145,3 +145,12 @@ def test_a_child_with_the_holders_token_proceeds(tmp_path, monkeypatch):
         monkeypatch.setenv("RISKCLASS_LOCK_TOKEN", "forged")
         with pytest.raises(LockHeld), exclusive(root, "classify (stranger)"):
             pass
+
+
+def test_sealed_records_follow_the_permission_policy(tmp_path):
+    store = RecordStore(tmp_path / "records")
+    record = seal(store, "2026-01", ["A"])
+    modes = {p.relative_to(store.root).as_posix(): p.stat().st_mode & 0o777 for p in store.root.rglob("*")}
+    assert modes["months/2026-01/r1"] == 0o750 and modes["months/2026-01/r1/classes.parquet"] == 0o640
+    assert modes["ledger.jsonl"] == 0o640 and modes["history.parquet"] == 0o640
+    assert record.path.stat().st_mode & 0o007 == 0  # nothing for others, whatever the umask

@@ -21,8 +21,10 @@ console = Console(stderr=True, soft_wrap=True)  # never break file paths in mess
 @app.callback()
 def _in_repository(ctx: typer.Context) -> None:
     """Commands read params.yaml and write data relative to the repository root: refuse to run elsewhere."""
+    from riskclass.io import apply_umask
     from riskclass.paths import NotInRepository, repo_root
 
+    apply_umask()  # the permission policy for every file a command writes (io.py)
     if ctx.invoked_subcommand in ("contract-doc",) or Path("params.yaml").exists():
         return
     try:
@@ -427,6 +429,12 @@ def plan(
         f"(by class {summary['by_class']}); seed {summary['seed']} from '{summary['seed_text']}'; "
         f"{summary['unassigned']} unassigned → {path}"
     )
+    if not summary.get("seed_keyed"):
+        console.print(
+            "[yellow]the draw is not keyed[/] (no RISKCLASS_DRAW_KEY_FILE): anyone holding the published list could "
+            "re-derive the seed and read each checked entity's class stratum off its hash rank "
+            "(docs/inspection-planning.md)"
+        )
 
 
 results_app = typer.Typer(help="The feedback loop: inspection results of a plan.", no_args_is_help=True)

@@ -98,6 +98,14 @@ TABLES: tuple[Table, ...] = (
             Column("food_licensed", "bool", "食品领域"),
             Column("drug_licensed", "bool", "药品领域"),
             Column("special_equipment", "bool", "特种设备领域"),
+            Column(
+                "reg_no",
+                "key",
+                "工商注册号",
+                required=False,
+                doc="the 15-digit registration number of entities registered before the USCC reform (2015); "
+                "used to link records that carry no USCC",
+            ),
         ),
         key=("uscc",),
         date_order=(("established_date", "status_date"),),
@@ -220,7 +228,8 @@ TABLES: tuple[Table, ...] = (
             Column("authority_uscc", "uscc", "处罚机关统一社会信用代码", required=False),
             Column("data_source", "text", "数据来源单位", required=False),
         ),
-        key=("decision_no",),
+        # one decision may name several entities (joint cases), so the number repeats across entities
+        key=("decision_no", "uscc"),
         date_order=(("decision_date", "publicity_end_date"), ("decision_date", "effect_end_date")),
     ),
     Table(
@@ -488,3 +497,415 @@ def table(name: str) -> Table:
         return TABLES_BY_NAME[name]
     except KeyError:
         raise ValueError(f"unknown table {name!r}; the contract has {sorted(TABLES_BY_NAME)}") from None
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# National export forms (adapters). Real exports do not come in the contract's columns: the national 双公示
+# penalty publicity form, the 经营异常名录 as published on GSXT, and published 双随机 results. Each form is declared
+# here as data (its columns in order, the contract column or identity each one feeds, the value maps, the null
+# markers); `riskclass.ingest.adapters` recognises a form and turns a file into the contract's columns, and
+# `riskclass.ingest.matching` links records that carry no USCC to the registry by 注册号 or by name.
+
+
+@dataclass(frozen=True)
+class SourceColumn:
+    """One column of a national form."""
+
+    label: str  # the header as the national form writes it
+    target: str | None = None  # contract column it fills (None: not carried into the contract)
+    identity: str | None = None  # "name", "uscc", "reg_no" or "code" (USCC or 注册号): used to link the record
+    aliases: tuple[str, ...] = ()  # other headers seen for the same column
+    values: str | None = None  # code list whose value map (VALUE_MAPS, VALUE_KEYWORDS) translates the values
+    scale: float | None = None  # numbers are multiplied by this (元 → 万元: 0.0001)
+    pattern: str | None = None  # regex a filled value matches (recognises header-less files, realigns shifts)
+    personal: bool = False  # a natural person's data: never carried into the contract, masked in raw lines
+    layout: bool = True  # part of the form's column order (False: an alternative header, e.g. an amount in 元)
+    why: str = ""  # for a column not carried into the contract: why
+
+    def headers(self) -> tuple[str, ...]:
+        return (self.label, *self.aliases)
+
+
+@dataclass(frozen=True)
+class Adapter:
+    """A national export form of a contract table."""
+
+    id: str
+    table: str
+    label: str
+    doc: str
+    columns: tuple[SourceColumn, ...]
+    signature: tuple[str, ...]  # labels of columns that must all be in a header to recognise the form
+    realign: tuple[str, ...] = ()  # trailing columns realigned when a row is shifted by one field
+    generated_key: tuple[str, ...] = ()  # when the form has no key: contract columns hashed into one (after linking)
+    context: tuple[str, ...] = ()  # contract columns the form lacks, which the caller may state for the whole file
+    derived: tuple[tuple[str, str, tuple[tuple[str, str], ...]], ...] = ()  # (column, from column, value pairs)
+    open_ended: tuple[str, ...] = ()  # date columns where 长期 / 永久 means "no end" (left empty)
+
+    def column(self, label: str) -> SourceColumn:
+        return next(c for c in self.columns if c.label == label)
+
+    @property
+    def layout(self) -> tuple[SourceColumn, ...]:
+        return tuple(c for c in self.columns if c.layout)
+
+
+# Values meaning "no value" in national exports (after stripping spaces).
+NULL_MARKERS: tuple[str, ...] = ("/", "／", "\\", "-", "－", "—", "——", "无", "空", "null", "NULL", "None", "N/A")
+OPEN_ENDED_DATES: tuple[str, ...] = ("长期", "长期有效", "永久", "永久有效")
+
+# a code a spreadsheet turned into a number: 9.14408E+17, 9,14408E+17, 914408021234567000.0
+MANGLED_LIKE = r"[+-]?\d+(?:[.,]\d*)?[Ee]\+\d+|[+-]?\d+[.,]\d*[Ee][+-]?\d+|\d{15,18}[.,]0+"
+USCC_LIKE = r"[0-9A-Z]{18}|" + MANGLED_LIKE  # a USCC, or one a spreadsheet turned into a number
+DATE_LIKE = r"\d{4}\s*[-/.年]\s*\d{1,2}\s*[-/.月]\s*\d{1,2}\s*日?(\s*[T ]?\s*\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?)?|\d{8}"
+REG_NO_LIKE = r"\d{13}|\d{15}|" + MANGLED_LIKE
+
+# Value maps: national wording → contract code, per code list. Codes and the code list's own labels are always
+# accepted (the contract's rules do that); values are compared after NFKC, without spaces and ，,、；;。 marks.
+# A value found in no map is passed on unchanged, so the contract's `unknown_code` rule quarantines it: a value
+# is never guessed. REFUSED_VALUES lists wordings that are deliberately not mapped, with the reason.
+VALUE_MAPS: dict[str, dict[str, str]] = {
+    # 行政处罚法 (2021) art. 9 groups the penalty kinds in six classes; each wording goes to the contract's category
+    "penalty_categories": {
+        "警告": "warning",
+        "通报批评": "warning",
+        "罚款": "fine",
+        "没收违法所得": "confiscation",
+        "没收非法财物": "confiscation",
+        "没收违法所得、没收非法财物": "confiscation",
+        "没收违法所得和非法财物": "confiscation",
+        "暂扣许可证件": "licence_revocation",
+        "降低资质等级": "licence_revocation",
+        "吊销许可证件": "licence_revocation",
+        "吊销许可证": "licence_revocation",
+        "吊销营业执照": "licence_revocation",
+        "暂扣执照": "licence_revocation",
+        "暂扣或者吊销许可证、暂扣或者吊销执照": "licence_revocation",
+        "限制开展生产经营活动": "suspension",
+        "责令停产停业": "suspension",
+        "责令关闭": "suspension",
+        "限制从业": "suspension",
+        "其他": "other",
+        "其他行政处罚": "other",
+    },
+    "violation_types": {
+        "虚假广告": "false_advertising",
+        "无照经营": "unlicensed",
+        "无证经营": "unlicensed",
+        "价格违法行为": "price",
+        "商标侵权行为": "trademark",
+        "侵犯注册商标专用权": "trademark",
+        "食品安全违法行为": "food_safety",
+        "产品质量违法行为": "product_quality",
+    },
+    # published 双随机 results (domain.md §4); 发现问题 / 不合格 without detail → A 发现问题待后续处理
+    "inspection_results": {
+        "未发现问题": "1",
+        "合格": "1",
+        "发现问题": "A",
+        "不合格": "A",
+        "发现问题待后续处理": "A",
+        "发现问题已责令改正": "E",
+        "发现问题经责令已改正": "E",
+        "已责令改正": "E",
+        "未发现开展本次抽查涉及的经营活动": "F",
+        "通过登记的住所（经营场所）无法联系": "6",
+        "通过登记的住所或者经营场所无法联系": "6",
+        "已关闭停业或正在组织清算": "7",
+        "已关闭停业": "7",
+        # the inspector found the business gone: closed (7), an observation; 注销 (9) is a registry status
+        "已不存在": "7",
+        "不配合检查情节严重": "8",
+        "不配合检查": "8",
+        "已注销": "9",
+        "已吊销": "10",
+        "已被吊销营业执照": "10",
+        "已撤销": "11",
+        "已迁出": "12",
+    },
+    "draw_types": {
+        "不定向抽查": "undirected",
+        "不定向抽取": "undirected",
+        "定向抽查": "directed",
+        "定向抽取": "directed",
+    },
+}
+
+# Keyword rules for long statutory wordings (GSXT writes the clause, not the code): a value that no map holds
+# is given a code when the keywords of exactly one code occur in it; none or several → passed on unchanged.
+VALUE_KEYWORDS: dict[str, dict[str, tuple[str, ...]]] = {
+    "abnormal_reasons": {
+        "1": ("年度报告", "年报"),
+        "2": ("责令的期限内", "责令期限内"),
+        "3": ("隐瞒真实情况", "弄虚作假"),
+        "4": ("无法联系",),
+    },
+    "abnormal_removal_reasons": {
+        "report_filed": ("补报",),
+        "info_disclosed": ("已公示有关企业信息", "已经公示"),
+        "info_corrected": ("更正",),
+        "reachable": ("恢复正常", "可以联系", "能够联系"),
+        "expired_to_serious": ("严重违法失信",),
+        "deregistered": ("注销", "吊销"),
+    },
+}
+
+REFUSED_VALUES: dict[str, dict[str, str]] = {
+    "inspection_results": {
+        "无法开展检查": "could be 6 (unreachable), 7 (closed), 8 (non-cooperation) or F (no such business): "
+        "the published value does not say which",
+    },
+    "penalty_categories": {"行政拘留": "a penalty on a natural person, not on a market entity"},
+}
+
+# When one cell lists several penalty kinds (罚款；没收违法所得), the most severe is kept, in this order.
+MULTI_VALUE_ORDER: dict[str, tuple[str, ...]] = {
+    "penalty_categories": ("licence_revocation", "suspension", "confiscation", "fine", "warning", "other"),
+}
+
+# Legal-form wordings that name the same form (compared after NFKC, without spaces and brackets), longest first.
+NAME_VARIANTS: tuple[tuple[str, str], ...] = (
+    ("股份有限公司", "股份公司"),
+    ("有限责任公司", "有限公司"),
+)
+
+_PENALTY_COLUMNS = {
+    c.label: c
+    for c in (
+        SourceColumn("行政相对人名称", "entity_name", identity="name", aliases=("相对人名称", "当事人名称")),
+        SourceColumn("行政相对人类别", why="not in the contract (the USCC gives the entity type)"),
+        SourceColumn(
+            "行政相对人代码1(统一社会信用代码)",
+            "uscc",
+            identity="uscc",
+            aliases=("行政相对人代码_1(统一社会信用代码)", "行政相对人代码1", "行政相对人代码_1"),
+            pattern=USCC_LIKE,
+        ),
+        SourceColumn("统一社会信用代码", "uscc", identity="uscc", pattern=USCC_LIKE),
+        SourceColumn(
+            "行政相对人代码2(工商注册号)",
+            identity="reg_no",
+            aliases=("行政相对人代码_2(工商注册号)", "行政相对人代码2", "行政相对人代码_2", "工商注册号", "工商登记码"),
+            pattern=REG_NO_LIKE,
+            why="used to link the record when it carries no USCC",
+        ),
+        SourceColumn(
+            "行政相对人代码3(组织机构代码)",
+            aliases=("行政相对人代码_3(组织机构代码)", "行政相对人代码3", "组织机构代码"),
+            why="not used: the USCC contains it",
+        ),
+        SourceColumn(
+            "行政相对人代码4(税务登记号)",
+            aliases=("行政相对人代码_4(税务登记号)", "行政相对人代码4", "税务登记号"),
+            why="not in the contract",
+        ),
+        SourceColumn(
+            "行政相对人代码5(事业单位证书号)",
+            aliases=("行政相对人代码_5(事业单位证书号)", "行政相对人代码5", "事业单位证书号"),
+            why="not a market entity",
+        ),
+        SourceColumn(
+            "行政相对人代码6(社会组织登记证号)",
+            aliases=("行政相对人代码_6(社会组织登记证号)", "行政相对人代码6", "社会组织登记证号"),
+            why="not a market entity",
+        ),
+        SourceColumn(
+            "法定代表人",
+            "legal_rep_key",
+            aliases=("法定代表人姓名", "法定代表人（负责人）"),
+            personal=True,
+            why="a name is dropped (kept only when it already is a pseudonymous key, or pseudonymised by a step "
+            "the caller gives) and masked in the raw line",
+        ),
+        SourceColumn("法定代表人证件类型", personal=True, why="dropped, masked in the raw line"),
+        SourceColumn("法定代表人证件号码", personal=True, layout=False, why="dropped, masked in the raw line"),
+        SourceColumn("行政处罚决定书文号", "decision_no", aliases=("处罚决定书文号", "决定书文号")),
+        SourceColumn("违法行为类型", "violation_type", values="violation_types"),
+        SourceColumn("违法事实", "facts", aliases=("主要违法事实",)),
+        SourceColumn("处罚依据", "basis"),
+        SourceColumn("处罚类别", "penalty_category", values="penalty_categories", aliases=("处罚种类",)),
+        SourceColumn("处罚内容", "content", aliases=("处罚结果",)),
+        SourceColumn("罚款金额（万元）", "fine_amount", aliases=("罚款金额(万元)",)),
+        SourceColumn("罚款金额（元）", "fine_amount", scale=0.0001, layout=False),
+        SourceColumn("没收违法所得、没收非法财物的金额（万元）", "confiscation_amount"),
+        SourceColumn("没收违法所得、没收非法财物的金额（元）", "confiscation_amount", scale=0.0001, layout=False),
+        SourceColumn("暂扣或吊销证照名称及编号", "licence_revoked"),
+        SourceColumn("处罚决定日期", "decision_date", pattern=DATE_LIKE, aliases=("决定日期", "处罚日期")),
+        SourceColumn("处罚有效期", "effect_end_date"),
+        SourceColumn("公示截止期", "publicity_end_date", aliases=("公示截止日期",)),
+        SourceColumn("处罚机关", "authority", aliases=("作出处罚决定的机关",)),
+        SourceColumn("处罚机关统一社会信用代码", "authority_uscc", pattern=USCC_LIKE),
+        SourceColumn("数据来源单位", "data_source"),
+        SourceColumn(
+            "数据来源单位统一社会信用代码", pattern=USCC_LIKE, why="not in the contract (the data-source unit's code)"
+        ),
+        SourceColumn("备注", why="free remarks, not in the contract"),
+    )
+}
+
+
+def _pick(columns: dict[str, SourceColumn], labels: list[str]) -> tuple[SourceColumn, ...]:
+    return tuple(columns[label] for label in labels)
+
+
+_NATIONAL_ORDER = [
+    "行政相对人名称",
+    "行政相对人类别",
+    "行政相对人代码1(统一社会信用代码)",
+    "行政相对人代码2(工商注册号)",
+    "行政相对人代码3(组织机构代码)",
+    "行政相对人代码4(税务登记号)",
+    "行政相对人代码5(事业单位证书号)",
+    "行政相对人代码6(社会组织登记证号)",
+    "法定代表人",
+    "法定代表人证件类型",
+    "行政处罚决定书文号",
+    "违法行为类型",
+    "违法事实",
+    "处罚依据",
+    "处罚类别",
+    "处罚内容",
+    "罚款金额（万元）",
+    "没收违法所得、没收非法财物的金额（万元）",
+    "暂扣或吊销证照名称及编号",
+    "处罚决定日期",
+    "处罚有效期",
+    "公示截止期",
+    "处罚机关",
+    "处罚机关统一社会信用代码",
+    "数据来源单位",
+    "数据来源单位统一社会信用代码",
+    "备注",
+]
+_SHORT_ORDER = [
+    "行政相对人名称",
+    "统一社会信用代码",
+    "法定代表人",
+    "行政处罚决定书文号",
+    "违法行为类型",
+    "违法事实",
+    "处罚依据",
+    "处罚类别",
+    "处罚内容",
+    "罚款金额（万元）",
+    "没收违法所得、没收非法财物的金额（万元）",
+    "暂扣或吊销证照名称及编号",
+    "处罚决定日期",
+    "处罚有效期",
+    "公示截止期",
+    "处罚机关",
+    "处罚机关统一社会信用代码",
+    "数据来源单位",
+]
+_ALTERNATIVES = ["法定代表人证件号码", "罚款金额（元）", "没收违法所得、没收非法财物的金额（元）"]
+
+ADAPTERS: tuple[Adapter, ...] = (
+    Adapter(
+        "xzcf_national",
+        "penalties",
+        "行政处罚信息（双公示，全国27列格式）",
+        "The national 双公示 administrative-penalty form: the counterparty's name and six codes (USCC, 注册号, "
+        "organisation code …), the legal representative, the decision and its publicity dates, the deciding "
+        "authority and the data-source unit, 27 columns.",
+        _pick(_PENALTY_COLUMNS, _NATIONAL_ORDER + _ALTERNATIVES),
+        signature=("行政处罚决定书文号", "行政相对人代码1(统一社会信用代码)", "处罚决定日期"),
+        realign=("处罚机关", "处罚机关统一社会信用代码", "数据来源单位", "数据来源单位统一社会信用代码", "备注"),
+        open_ended=("effect_end_date", "publicity_end_date"),
+    ),
+    Adapter(
+        "xzcf_short",
+        "penalties",
+        "行政处罚信息（双公示，18列格式）",
+        "The short 双公示 penalty form (the contract's Chinese labels in the published order): one USCC column and "
+        "the legal representative by name.",
+        _pick(_PENALTY_COLUMNS, _SHORT_ORDER + _ALTERNATIVES),
+        signature=("行政处罚决定书文号", "统一社会信用代码", "处罚决定日期"),
+        realign=("处罚机关", "处罚机关统一社会信用代码", "数据来源单位"),
+        open_ended=("effect_end_date", "publicity_end_date"),
+    ),
+    Adapter(
+        "abnormal_gsxt",
+        "abnormal_listings",
+        "经营异常名录（公示系统格式）",
+        "The abnormal-operation list as published: the entity's name, often its USCC or 注册号, the listing "
+        "decision, reason, date and authority, and removals; lists of names alone are common. Without a decision "
+        "number the listing id is generated from the linked USCC, the listing date and the reason.",
+        (
+            SourceColumn("序号", why="row counter"),
+            SourceColumn(
+                "企业名称",
+                identity="name",
+                aliases=("名称", "市场主体名称", "企业（机构）名称", "主体名称", "个体工商户名称"),
+            ),
+            SourceColumn(
+                "统一社会信用代码",
+                "uscc",
+                identity="code",
+                aliases=("统一社会信用代码/注册号", "统一社会信用代码（注册号）", "注册号"),
+                pattern=USCC_LIKE + "|" + REG_NO_LIKE,
+            ),
+            SourceColumn("列入决定书文号", "listing_id", aliases=("决定书文号", "列入文号")),
+            SourceColumn(
+                "列入经营异常名录原因", "reason_code", values="abnormal_reasons", aliases=("列入原因", "列入事由")
+            ),
+            SourceColumn("列入日期", "list_date", pattern=DATE_LIKE, aliases=("列入时间", "列入经营异常名录日期")),
+            SourceColumn(
+                "作出决定机关",
+                aliases=("作出决定机关（列入）", "列入决定机关", "作出列入决定机关"),
+                why="not in the contract",
+            ),
+            SourceColumn(
+                "移出经营异常名录原因", "removal_reason", values="abnormal_removal_reasons", aliases=("移出原因",)
+            ),
+            SourceColumn("移出日期", "removal_date", aliases=("移出时间",)),
+            SourceColumn(
+                "作出决定机关（移出）", aliases=("移出决定机关", "作出移出决定机关"), why="not in the contract"
+            ),
+        ),
+        signature=("企业名称",),
+        generated_key=("listing_id", "uscc", "list_date", "reason_code"),
+        context=("list_date", "reason_code"),
+    ),
+    Adapter(
+        "ssj_published",
+        "inspections",
+        "双随机抽查结果（公示格式）",
+        "Published 双随机 results: task, entity name (sometimes its USCC), inspecting authority, time and result. "
+        "The form does not say how the entity was drawn, its inclusion probability, the item type or the "
+        "follow-up: the caller states them for the file (context) or the rows are quarantined as `required`; "
+        "the follow-up of 未发现问题 is 无需后续处理 and of 发现问题已责令改正 责令改正.",
+        (
+            SourceColumn("序号", why="row counter"),
+            SourceColumn("任务名称", "task_id", aliases=("抽查任务名称", "抽查任务")),
+            SourceColumn(
+                "主体名称", identity="name", aliases=("企业名称", "市场主体名称", "检查对象名称", "被检查对象名称")
+            ),
+            SourceColumn("统一社会信用代码", "uscc", identity="code", pattern=USCC_LIKE + "|" + REG_NO_LIKE),
+            SourceColumn("抽查机关", aliases=("检查机关", "实施机关", "抽查检查机关"), why="not in the contract"),
+            SourceColumn(
+                "抽查时间",
+                "inspection_date",
+                pattern=DATE_LIKE,
+                aliases=("检查时间", "抽查日期", "检查日期", "抽查完成日期"),
+            ),
+            SourceColumn("抽查结果", "result_code", values="inspection_results", aliases=("检查结果", "抽查检查结果")),
+            SourceColumn("抽查类型", "draw_type", values="draw_types", aliases=("抽取方式",), layout=False),
+        ),
+        signature=("主体名称", "抽查结果"),
+        generated_key=("inspection_id", "task_id", "uscc", "inspection_date"),
+        context=("item_type", "draw_type", "inclusion_prob", "disposition"),
+        derived=(("disposition", "result_code", (("1", "none"), ("E", "correct"))),),
+    ),
+)
+ADAPTERS_BY_ID: dict[str, Adapter] = {a.id: a for a in ADAPTERS}
+
+# Quarantine rules of adapters and matching (in addition to the validation rules of `ingest.rules`).
+ADAPTER_RULES: dict[str, str] = {
+    "name_not_found": "no registry entity has this name (after normalisation) or 注册号, and the record has no USCC",
+    "name_ambiguous": "several registry entities have this name after normalisation; the message lists their USCCs",
+    "uscc_spreadsheet_mangled": "a code a spreadsheet turned into a number (9.14408E+17): its digits are lost",
+}
+
+
+def adapters_for(table_name: str) -> tuple[Adapter, ...]:
+    return tuple(a for a in ADAPTERS if a.table == table_name)

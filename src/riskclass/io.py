@@ -1,4 +1,11 @@
-"""File I/O shared by every stage: deterministic Parquet, atomic directory replacement, JSON."""
+"""File I/O shared by every stage: deterministic Parquet, atomic directory replacement, JSON, permissions.
+
+Permission policy (docs/operations.md, "Confidentiality"): every file the system writes is readable by
+its owner and group only (0640) and every folder 0750; outputs that may hold personal data or must not
+leave the bureau — the quarantine, a plan's internal working copy — are owner-only (0600 / 0700). The
+entry points (the CLI, the notebooks) set the umask 027 so that files written by libraries follow it
+too; the helpers below set the mode explicitly, whatever the umask.
+"""
 
 from __future__ import annotations
 
@@ -15,16 +22,36 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+FILE_MODE, DIR_MODE = 0o640, 0o750
+PRIVATE_FILE_MODE, PRIVATE_DIR_MODE = 0o600, 0o700
+UMASK = 0o027
 
-def write_parquet(frame: pd.DataFrame, path: Path) -> None:
+
+def apply_umask() -> None:
+    """The entry points' umask: files the libraries create become 0640 and folders 0750."""
+    os.umask(UMASK)
+
+
+def restrict_tree(root: Path, private: bool = False) -> None:
+    """Apply the policy to every folder and file under ``root`` (private: owner-only)."""
+    root = Path(root)
+    file_mode, dir_mode = (PRIVATE_FILE_MODE, PRIVATE_DIR_MODE) if private else (FILE_MODE, DIR_MODE)
+    root.chmod(dir_mode if root.is_dir() else file_mode)
+    for path in root.rglob("*") if root.is_dir() else []:
+        path.chmod(dir_mode if path.is_dir() else file_mode)
+
+
+def write_parquet(frame: pd.DataFrame, path: Path, private: bool = False) -> None:
     """Write a frame byte-for-byte reproducibly (no pandas index, fixed compression, no timestamps)."""
     table = pa.Table.from_pandas(frame, preserve_index=False)
     table = table.replace_schema_metadata(None)  # pandas metadata embeds library versions only
     pq.write_table(table, path, compression="zstd", use_dictionary=True, write_statistics=True)
+    Path(path).chmod(PRIVATE_FILE_MODE if private else FILE_MODE)
 
 
 def write_json(obj: object, path: Path) -> None:
     path.write_text(json.dumps(obj, ensure_ascii=False, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    Path(path).chmod(FILE_MODE)
 
 
 def sha256_file(path: Path) -> str:
@@ -36,7 +63,7 @@ def sha256_file(path: Path) -> str:
 
 
 @contextmanager
-def atomic_file(target: Path) -> Iterator[Path]:
+def atomic_file(target: Path, private: bool = False) -> Iterator[Path]:
     """Yield a scratch path beside ``target`` that replaces it only if the block completes."""
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -47,6 +74,7 @@ def atomic_file(target: Path) -> Iterator[Path]:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    Path(tmp).chmod(PRIVATE_FILE_MODE if private else FILE_MODE)  # mkstemp creates 0600 whatever the umask
     os.replace(tmp, target)
 
 
@@ -61,7 +89,7 @@ def atomic_parquet(frame: pd.DataFrame, path: Path) -> None:
 
 
 @contextmanager
-def atomic_directory(target: Path) -> Iterator[Path]:
+def atomic_directory(target: Path, private: bool = False) -> Iterator[Path]:
     """Yield a scratch directory that replaces ``target`` only if the block completes.
 
     An interrupted stage therefore leaves the previous output intact.
@@ -74,6 +102,7 @@ def atomic_directory(target: Path) -> Iterator[Path]:
     except BaseException:
         shutil.rmtree(scratch, ignore_errors=True)
         raise
+    scratch.chmod(PRIVATE_DIR_MODE if private else DIR_MODE)  # mkdtemp creates 0700 whatever the umask
     backup = target.with_name(f".{target.name}.old")
     if backup.exists():
         shutil.rmtree(backup)

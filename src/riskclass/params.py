@@ -301,6 +301,17 @@ class TableFormat(_Model):
     header: Literal["en", "zh"] = None
     date_style: Literal["iso", "slash", "zh"] = None
     title_row: bool = None
+    # the national export form (contract.ADAPTERS) the table is written in; "contract": the contract's columns
+    form: str = None
+    null_marker: str = None  # written for empty cells of a national form ("/" in 双公示 exports)
+    name_only_share: Prob = None  # national form: share of clean rows identified by name alone (no code)
+    reg_no_share: Prob = None  # national form: share of clean rows of pre-2015 entities identified by 注册号 alone
+    shifted_share: Prob = None  # national form: share of rows whose trailing columns are shifted by one field
+
+
+# national forms the synthetic city writes (synth.export.write_national), by table
+SYNTH_FORMS = {"penalties": ("xzcf_national",), "abnormal_listings": ("abnormal_gsxt",)}
+_NATIONAL_ONLY = ("name_only_share", "reg_no_share", "shifted_share")
 
 
 def _formats(formats: dict[str, TableFormat]) -> dict[str, TableFormat]:
@@ -316,6 +327,26 @@ def _formats(formats: dict[str, TableFormat]) -> dict[str, TableFormat]:
             if k not in formats["default"].model_fields_set
         ]
     problems += _not_in((), formats, ["default", *TABLES_BY_NAME], "unknown table")
+    default = formats.get("default")
+    for name, fmt in formats.items():
+        merged = {**(default.model_dump(exclude_unset=True) if default else {}), **fmt.model_dump(exclude_unset=True)}
+        form = merged.get("form", "contract")
+        allowed = ["contract", *SYNTH_FORMS.get(name, ())] if name != "default" else ["contract"]
+        if "form" in fmt.model_fields_set and form not in allowed:
+            problems.append(
+                ((name, "form"), form, f"not a form the synthetic city writes; allowed values are {', '.join(allowed)}")
+            )
+        if form == "contract":
+            national = [k for k in _NATIONAL_ONLY if merged.get(k)]
+            if merged.get("null_marker"):
+                national.append("null_marker")
+            problems += [
+                ((name, k), merged[k], "only a national form (form: …) takes it")
+                for k in national
+                if k in fmt.model_fields_set
+            ]
+        elif merged.get("file_format") != "csv":
+            problems.append(((name, "file_format"), merged.get("file_format"), "a national form is written as csv"))
     _raise(problems)
     return formats
 

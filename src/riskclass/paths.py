@@ -30,6 +30,9 @@ def repo_root(start: Path | str | None = None) -> Path:
 
 def enter_repo_root(start: Path | str | None = None) -> Path:
     """Change the working directory to the repository root (notebooks call this first) and return it."""
+    from riskclass.io import apply_umask
+
     root = repo_root(start)
     os.chdir(root)
+    apply_umask()  # the permission policy for everything the notebook writes (io.py)
     return root

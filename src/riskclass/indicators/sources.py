@@ -188,8 +188,9 @@ def create_asof_views(con: duckdb.DuckDBPyConnection, as_of: int) -> None:
     con.execute("""
         CREATE OR REPLACE TEMP VIEW v_penalties AS
         SELECT p.*, r.repaired_day FROM base_penalties p
-        LEFT JOIN (SELECT target_id, MIN(repair_day) AS repaired_day FROM v_credit_repairs
-                   WHERE target = 'penalty' GROUP BY target_id) r ON r.target_id = p.decision_no
+        LEFT JOIN (SELECT uscc, target_id, MIN(repair_day) AS repaired_day FROM v_credit_repairs
+                   WHERE target = 'penalty' GROUP BY uscc, target_id) r
+          ON r.target_id = p.decision_no AND r.uscc = p.uscc  -- one decision number may name several entities
     """)
     con.execute("""
         CREATE OR REPLACE TEMP VIEW v_inspections AS

@@ -1,7 +1,9 @@
 """Ingest: raw snapshot → validated Parquet tables + quarantine + reconciled report.
 
-Nothing is dropped silently: for every table, read = accepted + quarantined, and every quarantined
-row is kept with its file, row number, column, rule, value and the whole original record.
+Nothing is dropped silently: for every table, read = accepted + quarantined, where read is the number
+of records a byte scan finds in the file independently of the CSV parser (see ``integrity``), and
+every quarantined row is kept with its file, physical line, column, rule, value, the whole original
+record and its raw line exactly as it stands in the file.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ import pandas as pd
 from rich.progress import Progress
 
 from riskclass import contract
+from riskclass.exports import write_csv
+from riskclass.ingest import adapters, matching
 from riskclass.ingest.reader import RawFileError, find_file, read_raw
 from riskclass.ingest.rules import (
     Findings,
@@ -23,12 +27,14 @@ from riskclass.ingest.rules import (
     check_references,
     check_table_references,
     check_table_rules,
+    pseudonymise_person_columns,
 )
 from riskclass.io import atomic_directory, write_json, write_parquet
+from riskclass.personal import Pseudonymiser, PseudonymKeyError, mask_free_text_columns, redact_quarantine
 
 __all__ = ["IngestError", "RawFileError", "ingest", "validate_table"]
 
-QUARANTINE_COLUMNS = ["table", "file", "row", "column", "rule", "value", "message", "record"]
+QUARANTINE_COLUMNS = ["table", "file", "row", "column", "rule", "value", "message", "record", "raw_line"]
 
 
 class IngestError(Exception):
@@ -45,6 +51,26 @@ def _snapshot_manifest(raw_dir: Path) -> dict:
         raise RawFileError(path, f"not valid JSON ({exc})") from None
 
 
+def _declared(raw_dir: Path, manifest: dict) -> dict[str, dict]:
+    """Per table the row count and SHA-256 an exporting system declares in snapshot.json (both optional)."""
+    path = raw_dir / "snapshot.json"
+    tables = manifest.get("tables", {})
+    if not isinstance(tables, dict):
+        raise RawFileError(path, '\'tables\' must map table names to {"rows": N, "sha256": "..."}')
+    out = {}
+    for name, entry in tables.items():
+        entry = entry if isinstance(entry, dict) else {}
+        rows, digest = entry.get("rows"), entry.get("sha256")
+        if rows is not None and (isinstance(rows, bool) or not isinstance(rows, int) or rows < 0):
+            raise RawFileError(path, f"tables.{name}.rows must be a whole number ≥ 0, not {rows!r}")
+        if digest is not None and not (
+            isinstance(digest, str) and len(digest) == 64 and all(c in "0123456789abcdefABCDEF" for c in digest)
+        ):
+            raise RawFileError(path, f"tables.{name}.sha256 must be 64 hexadecimal digits, not {digest!r}")
+        out[name] = {"rows": rows, "sha256": digest}
+    return out
+
+
 def validate_table(
     table: contract.Table,
     raw,
@@ -52,16 +78,18 @@ def validate_table(
     registry: dict | None,
     accepted_keys: dict | None = None,
     extra_rules: Callable[[pd.DataFrame, Findings], None] | None = None,
+    pseudonymiser: Pseudonymiser | None = None,
 ):
     """Validate one raw table. Returns (accepted typed frame, quarantine frame, summary dict, detail).
 
     ``extra_rules(typed, found)`` adds checks a caller knows of (e.g. results against their plan).
     """
-    text = raw.frame
+    clear = raw.frame  # as read: quarantine records are built from it, then redacted
+    text, pseudonymised = pseudonymise_person_columns(table, clear, pseudonymiser)
     n = len(text)
     found = Findings()
-    if raw.short_rows is not None:
-        found.add(raw.short_rows.to_numpy(dtype=bool), table.column_names[-1], "too_few_fields")
+    for finding in getattr(raw, "findings", []):  # record-level rules found on the raw bytes (reader.RawFile)
+        found.add(finding.rows, finding.column, finding.rule, finding.message)
     typed = pd.DataFrame({col.name: check_column(col, text[col.name], snapshot, found) for col in table.columns})
     check_table_rules(table, typed, text, found)
     if table.references_entities and registry is not None:
@@ -79,7 +107,10 @@ def validate_table(
     if len(violations):
         violations = violations.sort_values(["position", "column", "rule"], kind="stable")
         positions = violations["position"].to_numpy()
-        records = {p: json.dumps(text.iloc[p].to_dict(), ensure_ascii=False) for p in np.unique(positions)}
+        unique = np.unique(positions)
+        records = {p: json.dumps(clear.iloc[p].to_dict(), ensure_ascii=False) for p in unique}
+        lines = raw.raw_lines(unique) if hasattr(raw, "raw_lines") else [""] * len(unique)
+        raw_lines = dict(zip(unique, lines, strict=True))
         quarantine = pd.DataFrame(
             {
                 "table": table.name,
@@ -90,8 +121,10 @@ def validate_table(
                 "value": violations["value"].astype(str).to_numpy(),
                 "message": violations["message"].to_numpy(),
                 "record": [records[p] for p in positions],
+                "raw_line": [raw_lines[p] for p in positions],
             }
         )
+        quarantine = redact_quarantine(table, quarantine, pseudonymiser)
     accepted = typed[~bad].reset_index(drop=True)
     summary = {
         "file": raw.path.name,
@@ -103,6 +136,12 @@ def validate_table(
         "violations_by_rule": {k: int(v) for k, v in quarantine["rule"].value_counts().sort_index().items()},
         "ignored_columns": raw.ignored_columns,
         "missing_optional_columns": raw.missing_optional,
+        "sha256": getattr(raw, "sha256", ""),
+        "declared_rows": getattr(raw, "declared_rows", None),
+        "scanned_records": getattr(raw, "scanned_records", None),  # the byte scan's count (CSV) = the parser's
+        "blank_lines_skipped": getattr(raw, "blank_lines", 0),
+        "repairs": list(getattr(raw, "repairs", [])),
+        "pseudonymised": pseudonymised,
     }
     summary["reconciled"] = summary["read"] == summary["accepted"] + summary["quarantined"]
     return accepted, quarantine, summary, {"bad": bad, "typed": typed, "row_numbers": row_numbers}
@@ -118,7 +157,11 @@ def ingest(raw_dir: Path, out_dir: Path, snapshot_date: str | None = None, show_
     if not snapshot_date:
         raise IngestError(f"{raw_dir}: no snapshot date: give --snapshot-date or a snapshot.json with 'snapshot_date'")
     snapshot = pd.Timestamp(snapshot_date)
-    declared_rows = {k: v.get("rows") for k, v in manifest.get("tables", {}).items()}
+    try:
+        pseudonymiser = Pseudonymiser.from_env()
+    except PseudonymKeyError as exc:
+        raise IngestError(str(exc)) from None
+    declared = _declared(raw_dir, manifest)
 
     # fail fast on missing files; optional (planning) tables may be absent, and the report says so
     paths = {t.name: find_file(raw_dir, t, optional=t.optional_file) for t in contract.ALL_TABLES}
@@ -127,16 +170,43 @@ def ingest(raw_dir: Path, out_dir: Path, snapshot_date: str | None = None, show_
         "raw_dir": str(raw_dir),
         "tables": {},
         "not_supplied": sorted(name for name, path in paths.items() if path is None),
+        "warnings": [
+            f"{name}: no declared row count — a file cut at a line break cannot be detected"
+            for name, path in paths.items()
+            if path is not None and path.suffix == ".csv" and declared.get(name, {}).get("rows") is None
+        ],
+        "repairs": [],
     }
     quarantines = []
     registry = None
+    names = None  # the registry's names and 注册号, for records that carry no USCC (built after entities)
     accepted_keys: dict[str, set] = {}
     supplied = [t for t in contract.ALL_TABLES if paths[t.name] is not None]
     with atomic_directory(out_dir) as scratch, Progress(disable=not show_progress, transient=True) as progress:
         task = progress.add_task("validating tables", total=len(supplied))
         for table in supplied:  # entities first and inspectors before conflicts: later tables reference them
-            raw = read_raw(paths[table.name], table, declared_rows.get(table.name))
-            accepted, quarantine, summary, detail = validate_table(table, raw, snapshot, registry, accepted_keys)
+            d = declared.get(table.name, {})
+            path = paths[table.name]
+            adapter = None
+            if contract.adapters_for(table.name) or adapters.file_kind(path) in ("xls", "xlsx"):
+                adapter = adapters.detect(path, table)  # a national form, or None: the contract's own columns
+            if adapter is None:
+                raw = read_raw(path, table, d.get("rows"), d.get("sha256"))
+            else:
+                raw = adapters.read_adapted(
+                    path,
+                    table,
+                    adapter,
+                    names,
+                    expected_rows=d.get("rows"),
+                    expected_sha256=d.get("sha256"),
+                    pseudonymise=pseudonymiser.pseudonymise_series if pseudonymiser else None,
+                )
+            accepted, quarantine, summary, detail = validate_table(
+                table, raw, snapshot, registry, accepted_keys, pseudonymiser=pseudonymiser
+            )
+            if adapter is not None:
+                summary.update(raw.summary())
             accepted_keys[table.name] = set(accepted[table.key[0]]) if len(table.key) == 1 else set()
             if table.name == "entities":
                 bad, typed = detail["bad"], detail["typed"]
@@ -148,16 +218,26 @@ def ingest(raw_dir: Path, out_dir: Path, snapshot_date: str | None = None, show_
                         zip(quarantined_codes, detail["row_numbers"][bad][typed["uscc"][bad].notna()], strict=True)
                     ),
                 }
+                names = matching.RegistryIndex(  # from the names as read, before any masking
+                    accepted,
+                    contract.NAME_VARIANTS,
+                    quarantined=raw.frame[bad].assign(row=detail["row_numbers"][bad]),
+                    registry_file=raw.path.name,
+                )
+            as_read = raw.frame[~detail["bad"]].reset_index(drop=True)  # the same rows, before pseudonymisation
+            accepted, summary["masked_free_text"] = mask_free_text_columns(table, accepted, as_read)
             write_parquet(accepted, scratch / f"{table.name}.parquet")
             quarantines.append(quarantine)
             report["tables"][table.name] = summary
+            report["repairs"] += [f"{table.name}: {r}" for r in summary["repairs"]]
             progress.advance(task)
         all_q = pd.concat(
             [q for q in quarantines if len(q)] or [pd.DataFrame(columns=QUARANTINE_COLUMNS)], ignore_index=True
         )
         all_q["row"] = all_q["row"].astype("int64")
-        write_parquet(all_q, scratch / "quarantine.parquet")
-        all_q.to_csv(scratch / "quarantine.csv", index=False, encoding="utf-8-sig", lineterminator="\n")
+        # the quarantine holds masked personal data and raw lines: owner-only (io.py permission policy)
+        write_parquet(all_q, scratch / "quarantine.parquet", private=True)
+        write_csv(all_q, scratch / "quarantine.csv", private=True)
         totals = {k: sum(t[k] for t in report["tables"].values()) for k in ("read", "accepted", "quarantined")}
         totals["reconciled"] = (
             all(t["reconciled"] for t in report["tables"].values())

@@ -1,22 +1,32 @@
-"""Reading raw files of the contract: encoding detection, header aliases, title rows, truncation.
+"""Reading raw files of the contract: encodings by evidence, header aliases, title rows, record integrity.
 
 Every problem with a whole file raises ``RawFileError`` naming the file and the problem; problems
-with single values are left to the rules, which quarantine the row.
+with single records or values are left to the rules, which quarantine the record.
+
+A CSV file is read once into memory and looked at twice: ``integrity.scan_records`` finds its
+records on the bytes (quote-aware, independent of any parser), then the parser reads the data
+records and must return exactly those records, or the file is refused naming the first line where
+they differ. Record-level findings (wrong field count, NUL byte, oversized field, a last line without
+line break) quarantine single records with their original raw line; blank lines are skipped and
+counted; a trailing delimiter on every row is dropped with the repair stated in the report.
 """
 
 from __future__ import annotations
 
-import codecs
-import csv
+import io
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
 from riskclass.contract import Table
+from riskclass.ingest import integrity
+from riskclass.ingest.integrity import MAX_FIELD_CHARS, Refusal, Scan
 
 ENCODINGS = ("utf-8-sig", "utf-8", "gb18030")
+_SAMPLE_CHECKS = 64  # parsed rows compared field by field with the scanned records, besides the count
 
 
 class RawFileError(Exception):
@@ -28,6 +38,16 @@ class RawFileError(Exception):
 
 
 @dataclass
+class RecordFinding:
+    """Records (row positions) a rule quarantines before any value is checked."""
+
+    rows: np.ndarray
+    column: str  # contract column, or "" for the whole record
+    rule: str
+    message: str | np.ndarray
+
+
+@dataclass
 class RawFile:
     path: Path
     frame: pd.DataFrame  # every contract column, values as stripped text ("" = empty)
@@ -35,12 +55,28 @@ class RawFile:
     header_line: int  # 1-based line of the header (2 when a title row precedes it)
     ignored_columns: list[str] = field(default_factory=list)
     missing_optional: list[str] = field(default_factory=list)
-    short_rows: pd.Series | None = None  # rows with fewer fields than the header
+    lines: np.ndarray | None = None  # physical line where each row's record starts (CSV)
+    findings: list[RecordFinding] = field(default_factory=list)
+    blank_lines: int = 0
+    repairs: list[str] = field(default_factory=list)
+    sha256: str = ""
+    declared_rows: int | None = None
+    scanned_records: int | None = None  # the independent count of the byte scan (CSV)
+    _buf: bytes | None = None
+    _scan: Scan | None = None
+    _records: np.ndarray | None = None  # scan record index of each row
 
     def row_numbers(self) -> pd.Series:
-        """The row number a person sees: the file line for CSV (header = line 1), the row for Parquet."""
-        first = self.header_line + 1 if self.encoding else 1
-        return pd.Series(range(first, first + len(self.frame)))
+        """The row number a person sees: the file line where the record starts for CSV, the row for Parquet."""
+        if self.lines is not None:
+            return pd.Series(self.lines, dtype="int64")
+        return pd.Series(range(1, 1 + len(self.frame)), dtype="int64")
+
+    def raw_lines(self, positions) -> list[str]:
+        """The exact text of each row's record in the file ("" for Parquet, whose ``record`` is the row)."""
+        if self._buf is None:
+            return ["" for _ in positions]
+        return [integrity.record_text(self._buf, self._scan, int(self._records[p]), self.encoding) for p in positions]
 
 
 def find_file(raw_dir: Path, table: Table, optional: bool = False) -> Path | None:
@@ -60,25 +96,11 @@ def find_file(raw_dir: Path, table: Table, optional: bool = False) -> Path | Non
 
 
 def detect_encoding(path: Path) -> str:
-    """UTF-8 with BOM, UTF-8 or GB18030, checked over the whole file in chunks."""
-    with open(path, "rb") as fh:
-        head = fh.read(3)
-    if head == codecs.BOM_UTF8:
-        return "utf-8-sig"
-    errors = []
-    for encoding in ("utf-8", "gb18030"):
-        decoder = codecs.getincrementaldecoder(encoding)()
-        offset = 0
-        try:
-            with open(path, "rb") as fh:
-                for chunk in iter(lambda fh=fh: fh.read(1 << 22), b""):
-                    decoder.decode(chunk)
-                    offset += len(chunk)
-                decoder.decode(b"", final=True)
-            return encoding
-        except UnicodeDecodeError as exc:
-            errors.append(f"{encoding} fails at byte {offset + exc.start}")
-    raise RawFileError(path, "unreadable encoding: not UTF-8, UTF-8 with BOM or GB18030 (" + "; ".join(errors) + ")")
+    """UTF-8 with BOM, UTF-8 or GB18030 decided over the whole file; UTF-16 and Big5 refused with the evidence."""
+    try:
+        return integrity.decide_encoding(Path(path).read_bytes())
+    except Refusal as exc:
+        raise RawFileError(path, str(exc)) from None
 
 
 def _header_map(table: Table) -> dict[str, str]:
@@ -112,66 +134,293 @@ def _finish(path: Path, raw: pd.DataFrame, table: Table, encoding: str | None, h
     return RawFile(path, frame.reset_index(drop=True), encoding, header_line, ignored, missing)
 
 
-def read_csv(path: Path, table: Table, expected_rows: int | None = None) -> RawFile:
-    encoding = detect_encoding(path)
-    with open(path, encoding=encoding, newline="") as fh:
-        first_lines = [fh.readline() for _ in range(2)]
-    header_line = 0
-    for i, line in enumerate(first_lines):
-        names = next(csv.reader([line]), []) if line.strip() else []
-        if _match_header([str(n) for n in names], table)[1] >= max(2, len(table.columns) // 2):
-            header_line = i + 1
+def _unique_names(names: list[str]) -> list[str]:
+    """Header names made unique the way pandas does (a repeated name gets .1, .2 ...)."""
+    seen: dict[str, int] = {}
+    out = []
+    for name in names:
+        if name in seen:
+            seen[name] += 1
+            new = f"{name}.{seen[name]}"
+            while new in seen:
+                seen[name] += 1
+                new = f"{name}.{seen[name]}"
+            seen[new] = 0
+            out.append(new)
+        else:
+            seen[name] = 0
+            out.append(name)
+    return out
+
+
+class _View(io.RawIOBase):
+    """A read-only file over part of a buffer, so the parser reads the data records without a copy."""
+
+    def __init__(self, view: memoryview):
+        self._view, self._pos = view, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b) -> int:
+        n = min(len(b), len(self._view) - self._pos)
+        b[:n] = self._view[self._pos : self._pos + n]
+        self._pos += n
+        return n
+
+
+def _parse(buf: bytes, start: int, encoding: str, width: int, keep: int) -> pd.DataFrame:
+    """The parser's reading of the data records: ``width`` fields named 0.., the first ``keep`` kept.
+
+    Naming as many fields as the widest record has means the parser never drops, skips or
+    re-indexes a record with too many fields (pandas does all three, depending on the first row).
+    """
+    handle = io.BufferedReader(_View(memoryview(buf)[start:]), buffer_size=1 << 20)
+    return pd.read_csv(
+        handle,
+        encoding="utf-8" if encoding == "utf-8-sig" else encoding,
+        header=None,
+        names=list(range(width)),
+        usecols=list(range(keep)),
+        dtype=str,
+        na_filter=False,
+        skip_blank_lines=True,
+        quotechar='"',
+        doublequote=True,
+        engine="c",
+    )
+
+
+def read_csv(path: Path, table: Table, expected_rows: int | None = None, expected_sha256: str | None = None) -> RawFile:
+    buf = Path(path).read_bytes()
+    digest = integrity.sha256(buf)
+    if expected_sha256 is not None and digest != expected_sha256.lower():
+        raise RawFileError(
+            path,
+            f"checksum mismatch: snapshot.json declares sha256 {expected_sha256.lower()}, the file has {digest} "
+            "(changed or cut in transfer)",
+        )
+    try:
+        encoding = integrity.decide_encoding(buf)
+        scan = integrity.scan_records(buf, encoding)
+        return _read_records(path, table, buf, scan, encoding, digest, expected_rows)
+    except Refusal as exc:
+        raise RawFileError(path, str(exc)) from None
+
+
+def _read_records(
+    path: Path, table: Table, buf: bytes, scan: Scan, encoding: str, digest: str, expected_rows: int | None
+) -> RawFile:
+    blank = integrity.blank_records(buf, scan)
+    content = np.flatnonzero(~blank)
+    if not len(content):
+        raise RawFileError(path, "empty file")
+    header = None
+    for i in content[:2]:  # the header, or a title row and then the header
+        text = integrity.record_text(buf, scan, int(i), encoding)
+        names = integrity.split_record(text) if text.strip() else []
+        if _match_header(names, table)[1] >= max(2, len(table.columns) // 2):
+            header = int(i)
             break
-    if not header_line:
+    if header is None:
         raise RawFileError(
             path,
             f"no header row with the columns of '{table.name}' in the first two lines "
             f"(expected names like {table.column_names[:3]} or {[c.label for c in table.columns[:3]]})",
         )
-    try:
-        raw = pd.read_csv(
-            path, encoding=encoding, dtype=str, keep_default_na=False, skiprows=header_line - 1, skip_blank_lines=True
+    header_line = int(scan.lines[header])
+    records = content[content > header]  # data records, blank lines left out
+    n = len(records)
+    blank_lines = int(blank[header + 1 :].sum())
+    if expected_rows is not None and n != expected_rows:
+        raise RawFileError(path, f"truncated or padded: snapshot.json declares {expected_rows} rows, the file has {n}")
+
+    names = integrity.split_record(integrity.record_text(buf, scan, header, encoding))
+    fields = scan.fields[records]
+    trailing = integrity.trailing_empty(buf, scan, records)
+    width, keep, repairs = _row_shape(names, fields, trailing, n)
+    names = _unique_names(names[:keep])
+    conform = (fields == width) & trailing if repairs else fields == width
+
+    # NUL bytes: the parser would cut the value at them; replace them (same length) and quarantine the record
+    nul_records = np.unique(scan.record_of(scan.nul)) if len(scan.nul) else np.zeros(0, dtype=np.int64)
+    parse_buf = buf
+    if len(scan.nul):
+        parse_buf = buf.replace(b"\x00", b"\x1a")  # SUB: never part of a UTF-8 or GB18030 character
+
+    if n:
+        start = int(scan.starts[records[0]])
+        parsed = _parse(parse_buf, start, encoding, max(int(fields.max()), keep), keep)
+        _verify(path, buf, scan, records, parsed, encoding)
+        parsed.columns = names
+    else:
+        parsed = pd.DataFrame({c: pd.Series([], dtype=object) for c in names})
+
+    findings: list[RecordFinding] = []
+    position = {int(r): p for p, r in enumerate(records)}
+
+    bad_shape = np.flatnonzero(~conform)
+    if len(bad_shape):
+        expected = width - 1 if repairs else width
+        got = fields[bad_shape] - (trailing[bad_shape] & bool(repairs))
+        messages = np.array(
+            [
+                f"{g} fields where the header has {expected}"
+                + (" (after the trailing delimiter of this file)" if repairs else "")
+                + "; the raw line is kept"
+                for g in got
+            ],
+            dtype=object,
         )
-    except pd.errors.ParserError as exc:
-        raise RawFileError(path, f"malformed CSV: {exc}") from None
-    except pd.errors.EmptyDataError:
-        raise RawFileError(path, "empty file") from None
-    short = _check_truncation(path, raw, expected_rows, encoding, header_line)
-    result = _finish(path, raw.fillna(""), table, encoding, header_line)
-    result.short_rows = short
+        findings.append(RecordFinding(bad_shape, "", "field_count", messages))
+
+    if len(nul_records):
+        rows, columns, messages = [], [], []
+        for r in nul_records:
+            if int(r) not in position:
+                continue  # a NUL in the title or header row: not a record
+            p = position[int(r)]
+            offset = int(scan.nul[np.searchsorted(scan.nul, scan.starts[r])])
+            k = integrity.field_index(buf, scan, int(r), offset)
+            col = names[k] if k < len(names) else ""
+            rows.append(p)
+            columns.append(col)
+            where = f"field {k + 1}" + (f" ({col})" if col else "")
+            messages.append(f"NUL byte in {where}; shown as \\x00, the value is kept whole")
+            for c in parsed.columns:  # show the NUL, not the stand-in the parser read
+                v = parsed.at[p, c]
+                if "\x1a" in v:
+                    parsed.at[p, c] = v.replace("\x1a", "\\x00")
+        for col in dict.fromkeys(columns):
+            sel = [i for i, c in enumerate(columns) if c == col]
+            chosen = np.array([messages[i] for i in sel], dtype=object)
+            findings.append(RecordFinding(np.array([rows[i] for i in sel]), col, "nul_byte", chosen))
+
+    long_rows = np.flatnonzero(scan.ends[records] - scan.starts[records] > MAX_FIELD_CHARS)  # bytes >= characters
+    for p in long_rows:
+        for c in parsed.columns:
+            v = parsed.at[p, c]
+            if len(v) > MAX_FIELD_CHARS:
+                parsed.at[p, c] = v[:200] + f"… ({len(v):,} characters; the whole record is in raw_line)"
+                findings.append(
+                    RecordFinding(
+                        np.array([p]),
+                        c,
+                        "oversized_field",
+                        f"field {c} has {len(v):,} characters, more than the limit of {MAX_FIELD_CHARS:,}",
+                    )
+                )
+
+    if n and not scan.terminated and records[-1] == len(scan.starts) - 1:
+        findings.append(
+            RecordFinding(
+                np.array([n - 1]),
+                "",
+                "no_final_newline",
+                "the last line has no line break: the file may have been cut inside this record",
+            )
+        )
+
+    result = _finish(path, parsed, table, encoding, header_line)
+    mapping = _match_header(list(parsed.columns), table)[0]
+    for f in findings:  # findings name the contract column when the field is one, else the whole record ("")
+        f.column = mapping.get(f.column, "")
+    result.lines = scan.lines[records].astype(np.int64)
+    result.findings = findings
+    result.blank_lines = blank_lines
+    result.repairs = repairs
+    result.sha256 = digest
+    result.declared_rows = expected_rows
+    result.scanned_records = n
+    result._buf, result._scan, result._records = buf, scan, records
     return result
 
 
-def _short_records(path: Path, encoding: str, header_line: int, n_columns: int) -> pd.Series:
-    """True for each data record with fewer fields than the header (pandas pads those silently)."""
-    with open(path, encoding=encoding, newline="") as fh:
-        for _ in range(header_line):
-            fh.readline()
-        counts = [len(rec) for rec in csv.reader(fh) if rec]
-    return pd.Series(counts, dtype="int64") < n_columns
+def _row_shape(names: list[str], fields: np.ndarray, trailing: np.ndarray, n: int) -> tuple[int, int, list[str]]:
+    """Fields a data record should have, header names to keep, and the repair of a trailing delimiter.
+
+    A trailing delimiter is the file's convention when more than half of the records end with an
+    empty extra field: then that field is dropped (and the repair stated), instead of shifting every
+    column or quarantining every record. Records that do not follow the convention are quarantined.
+    """
+    h = len(names)
+    if not n:
+        return h, h, []
+    if h >= 2 and not names[-1].strip():  # the header ends with a delimiter too
+        rows = int(((fields == h) & trailing).sum())
+        if 2 * rows > n:
+            return h, h - 1, [f"trailing delimiter on the header and on {rows:,} rows dropped (an empty last field)"]
+    rows = int(((fields == h + 1) & trailing).sum())
+    if 2 * rows > n:
+        reason = f"the header has {h} fields, the rows {h + 1} with an empty last field"
+        return h + 1, h, [f"trailing delimiter on {rows:,} rows dropped ({reason})"]
+    return h, h, []
 
 
-def _check_truncation(
-    path: Path, raw: pd.DataFrame, expected_rows: int | None, encoding: str, header_line: int
-) -> pd.Series:
-    """Fail on a truncated file; return the rows that have fewer fields than the header."""
-    if expected_rows is not None and len(raw) != expected_rows:
-        raise RawFileError(
-            path, f"truncated or padded: snapshot.json declares {expected_rows} rows, the file has {len(raw)}"
+def _verify(path: Path, buf: bytes, scan: Scan, records: np.ndarray, parsed: pd.DataFrame, encoding: str) -> None:
+    """The parser must have returned exactly the scanned records: same count, same first field at samples."""
+    n = len(records)
+    same = len(parsed) == n
+    if same:
+        sample = np.unique(np.linspace(0, n - 1, min(n, _SAMPLE_CHECKS)).astype(np.int64))
+        same = all(_first_field(buf, scan, int(records[p]), encoding) == parsed.iat[p, 0] for p in sample)
+    if same:
+        return
+    first = _first_difference(buf, scan, records, parsed, encoding)
+    if first == 0:
+        where = f"they differ from the first data record on line {int(scan.lines[records[0]])}"
+    else:
+        before = int(records[first - 1])
+        where = (
+            f"they part after the record starting on line {int(scan.lines[before])} "
+            f"{integrity.excerpt(buf, int(scan.starts[before]), encoding)}: "
         )
-    short = _short_records(path, encoding, header_line, len(raw.columns))
-    if len(short) != len(raw):  # cannot happen for well-formed CSV; refuse rather than mis-number rows
-        raise RawFileError(path, f"inconsistent record count ({len(short)} by field count, {len(raw)} parsed)")
-    with open(path, "rb") as fh:
-        fh.seek(0, 2)
-        fh.seek(max(0, fh.tell() - 1))
-        ends_with_newline = fh.read(1) in (b"\n", b"")
-    if len(raw) and not ends_with_newline and short.iloc[-1]:
-        raise RawFileError(path, f"truncated: the last record (data row {len(raw)}) stops mid-line")
-    return short.reset_index(drop=True)
+        where += (
+            f"the scan's next record starts on line {int(scan.lines[records[first]])}"
+            if first < n
+            else "the scan finds no further record"
+        )
+        if first < len(parsed):
+            where += f", the parser's next row begins {str(parsed.iat[first, 0])[:40]!r}"
+    hint = ""
+    if scan.first_suspect_quote is not None:
+        q = scan.first_suspect_quote
+        hint = (
+            f"; a quote RFC 4180 does not allow there stands on line {integrity.line_of(buf, q)} "
+            f"{integrity.excerpt(buf, q, encoding)}"
+        )
+    raise RawFileError(
+        path,
+        f"the CSV parser read {len(parsed):,} records, a byte scan of the file counts {n:,}; {where}{hint}. "
+        "The records cannot be trusted (a stray quote or a damaged line?)",
+    )
 
 
-def read_parquet(path: Path, table: Table, expected_rows: int | None = None) -> RawFile:
+def _first_field(buf: bytes, scan: Scan, i: int, encoding: str) -> str:
+    text = integrity.record_text(buf, scan, i, encoding).replace("\x00", "\x1a")
+    values = integrity.split_record(text)
+    return values[0] if values else ""
+
+
+def _first_difference(buf: bytes, scan: Scan, records: np.ndarray, parsed: pd.DataFrame, encoding: str) -> int:
+    """The first data record whose first field the parser read differently (only when refusing)."""
+    firsts = parsed.iloc[:, 0].tolist()
+    for p, r in enumerate(records):
+        if p >= len(firsts) or _first_field(buf, scan, int(r), encoding) != firsts[p]:
+            return p
+    return len(records)
+
+
+def read_parquet(
+    path: Path, table: Table, expected_rows: int | None = None, expected_sha256: str | None = None
+) -> RawFile:
+    digest = integrity.sha256(Path(path).read_bytes())
+    if expected_sha256 is not None and digest != expected_sha256.lower():
+        raise RawFileError(
+            path,
+            f"checksum mismatch: snapshot.json declares sha256 {expected_sha256.lower()}, the file has {digest} "
+            "(changed or cut in transfer)",
+        )
     try:
         arrow = pq.read_table(path)
     except Exception as exc:  # pyarrow raises several types for damaged files
@@ -189,10 +438,12 @@ def read_parquet(path: Path, table: Table, expected_rows: int | None = None) -> 
         raise RawFileError(
             path, f"truncated or padded: snapshot.json declares {expected_rows} rows, the file has {len(raw)}"
         )
-    return _finish(path, raw, table, None, 0)
+    result = _finish(path, raw, table, None, 0)
+    result.sha256, result.declared_rows = digest, expected_rows
+    return result
 
 
-def read_raw(path: Path, table: Table, expected_rows: int | None = None) -> RawFile:
+def read_raw(path: Path, table: Table, expected_rows: int | None = None, expected_sha256: str | None = None) -> RawFile:
     if path.suffix == ".parquet":
-        return read_parquet(path, table, expected_rows)
-    return read_csv(path, table, expected_rows)
+        return read_parquet(path, table, expected_rows, expected_sha256)
+    return read_csv(path, table, expected_rows, expected_sha256)

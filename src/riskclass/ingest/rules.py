@@ -15,12 +15,20 @@ import pandas as pd
 
 from riskclass import codes, uscc
 from riskclass.contract import Column, Table
+from riskclass.personal import Pseudonymiser
 
 RULES = {
     "required": "a required value is empty",
-    "too_few_fields": "the line has fewer fields than the header",
-    "uscc_format": "not an 18-character USCC in canonical form (digits and GB 32100 letters, upper case)",
+    "uscc_format": "not an 18-character USCC in canonical form (GB 32100 alphabet, upper case, no spaces; "
+    "positions 3–8 a division code)",
+    "uscc_department": "USCC positions 1–2 are not a registering department and institution type of GB 32100 "
+    "(table: riskclass.uscc.DEPARTMENTS)",
     "uscc_check": "the USCC check character does not match (GB 32100-2015)",
+    "uscc_placeholder": "a placeholder, not a code (无, 0, all zeros, one repeated character, 123456789012345678 …)",
+    "uscc_spreadsheet_mangled": "a code a spreadsheet turned into a number (9.14408E+17, or its last digits "
+    "rounded to 000): its digits are lost; re-export the column as text",
+    "resident_id_not_uscc": "a resident identity number (GB 11643), not a USCC: personal data is never accepted "
+    "as a code",
     "uscc_type_mismatch": "USCC positions 1–2 do not match the entity type "
     "(91 enterprise, 92 individual, 93 cooperative)",
     "org_form_mismatch": "the organisational form does not belong to the entity type",
@@ -151,10 +159,19 @@ def check_column(col: Column, text: pd.Series, snapshot: pd.Timestamp, found: Fi
     present = ~empty
     kind = col.kind
     if kind == "uscc":
-        fmt_ok, chk_ok = uscc.check_results(text)
-        found.add(present & ~fmt_ok, col.name, "uscc_format")
-        found.add(present & fmt_ok & ~chk_ok, col.name, "uscc_check")
-        return text.where(present & chk_ok, None).astype(object)
+        outcome = uscc.outcomes(text)
+        for index, rule in enumerate(uscc.OUTCOMES):
+            if index == uscc.OK:
+                continue
+            bad = present & (outcome == index)
+            message = None
+            if index == uscc.DEPARTMENT and bad.any():
+                message = np.array(
+                    [f"positions 1–2 '{v[:2]}' are not a GB 32100 department + institution type" for v in text[bad]],
+                    dtype=object,
+                )
+            found.add(bad, col.name, rule, message)
+        return text.where(present & (outcome == uscc.OK), None).astype(object)
     if kind == "pseudonym":
         ok = text.str.match(_PSEUDONYM).to_numpy(dtype=bool)
         found.add(present & ~ok, col.name, "pseudonym_format")
@@ -220,6 +237,31 @@ def check_column(col: Column, text: pd.Series, snapshot: pd.Timestamp, found: Fi
         found.add(present & mapped.isna().to_numpy(), col.name, "not_a_boolean")
         return mapped.astype("boolean")
     return text.where(present, None).astype(object)
+
+
+def pseudonymise_person_columns(
+    table: Table, text: pd.DataFrame, pseudonymiser: Pseudonymiser | None
+) -> tuple[pd.DataFrame, dict[str, int]]:
+    """Before validation: in ``pseudonym`` columns, resident ID numbers (valid check digit) and personal names
+    become their keyed pseudonyms; returns (text frame, replacements per person column).
+
+    Without a pseudonymiser nothing changes and ``pseudonym_format`` refuses such values, as always. With one,
+    what is neither a pseudonymous key nor a recognised ID/name is still refused. The input is not modified.
+    """
+    if pseudonymiser is None:
+        return text, {}
+    out, counts = text, {}
+    for col in table.columns:
+        if col.kind != "pseudonym" or col.name not in text:
+            continue
+        before = text[col.name]
+        after = pseudonymiser.pseudonymise_series(before)
+        changed = int((before.to_numpy(dtype=object) != after.to_numpy(dtype=object)).sum())
+        counts[col.name] = changed
+        if changed:
+            out = out.copy() if out is text else out
+            out[col.name] = after
+    return out, counts
 
 
 def check_table_rules(table: Table, typed: pd.DataFrame, text: pd.DataFrame, found: Findings) -> None:

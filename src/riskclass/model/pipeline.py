@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from riskclass.exports import write_csv
 from riskclass.indicators import load_catalog
 from riskclass.io import atomic_directory, write_json
 from riskclass.model import evaluate, registry
@@ -163,7 +164,7 @@ def train(p: dict, reports_dir: Path = Path("reports")) -> dict:
 
     reports_dir.mkdir(parents=True, exist_ok=True)
     write_json(v, reports_dir / "validation.json")
-    scorecard_points(card).to_csv(reports_dir / "scorecard_points.csv", index=False, encoding="utf-8-sig")
+    write_csv(scorecard_points(card), reports_dir / "scorecard_points.csv")
     versions = data_version([mp["validated_dir"], mp["features_dir"], mp["truth_dir"]])
     card_path = reports_dir / "model_card.md"
     card_path.write_text(

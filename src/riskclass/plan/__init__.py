@@ -10,10 +10,12 @@ import pandas as pd
 
 from riskclass.indicators import load_catalog
 from riskclass.io import sha256_file
+from riskclass.keys import current_key
 from riskclass.plan.assign import inspector_columns
+from riskclass.plan.draw import DRAW_KEY_ENV
 from riskclass.plan.evaluate import ipw_rates, random_checks_with_classes
 from riskclass.plan.inputs import load_inputs
-from riskclass.plan.output import summarise, write_plan
+from riskclass.plan.output import internal_files, read_internal_plan, summarise, write_plan
 from riskclass.plan.planner import Plan, PlanError, make_plan, plan_id_for, validate_plan_params
 from riskclass.records import RecordStore
 
@@ -39,12 +41,13 @@ def run_plan(p: dict, month: str, out_dir: Path | None = None, replace: bool = F
     pp = p["plan"]
     validate_plan_params(pp, set(load_catalog(p["features"]["catalog"]).codes))
     inputs = load_inputs(p, month)
-    plan = make_plan(inputs, pp, plan_id_for(pp, month, p["city"]["prefecture"]))
+    plan = make_plan(inputs, pp, plan_id_for(pp, month, p["city"]["prefecture"]), current_key(DRAW_KEY_ENV))
     rates = class_problem_rates(inputs.inspections, RecordStore(p["classify"]["records_dir"]).history_path)
     summary = summarise(plan, rates)
     out_dir = Path(out_dir or pp["out_dir"])
     plan_dir = out_dir / plan.plan_id
-    if (plan_dir / "summary.json").exists():
+    stored = internal_files(plan_dir)
+    if stored is not None:
         with tempfile.TemporaryDirectory() as tmp:
             plan.differs = sorted(_differing_files(write_plan(plan, summary, Path(tmp)), plan_dir))
         if not plan.differs:
@@ -52,30 +55,32 @@ def run_plan(p: dict, month: str, out_dir: Path | None = None, replace: bool = F
             return plan, summary, plan_dir
         if not replace:
             plan.status = "kept"
-            return plan, json.loads((plan_dir / "summary.json").read_text(encoding="utf-8")), plan_dir
+            return plan, json.loads(stored[0].read_text(encoding="utf-8")), plan_dir
         _refuse_to_rewrite_used_plan(plan_dir, plan, Path(p["features"]["feedback_dir"]))
     path = write_plan(plan, summary, out_dir)
     return plan, summary, path
 
 
 def _differing_files(fresh_dir: Path, published_dir: Path) -> dict[str, tuple[str, str]]:
-    """Files of a fresh draw whose bytes differ from the published folder's: name → (published, fresh)."""
+    """Files of a fresh draw whose bytes differ from the published folder's: relative path (``internal/…``,
+    ``publish/…``) → (published, fresh)."""
     differ = {}
-    for fresh in sorted(Path(fresh_dir).iterdir()):
-        published = Path(published_dir) / fresh.name
-        theirs, ours = (sha256_file(published) if published.exists() else "missing"), sha256_file(fresh)
+    for fresh in sorted(f for f in Path(fresh_dir).rglob("*") if f.is_file()):
+        name = fresh.relative_to(fresh_dir).as_posix()
+        published = Path(published_dir) / name
+        theirs, ours = (sha256_file(published) if published.is_file() else "missing"), sha256_file(fresh)
         if theirs != ours:
-            differ[fresh.name] = (theirs, ours)
+            differ[name] = (theirs, ours)
     return differ
 
 
 def _refuse_to_rewrite_used_plan(plan_dir: Path, plan: Plan, feedback_dir: Path) -> None:
     """A plan whose results came back is a record: a different draw may not replace it."""
-    published = plan_dir / "plan.csv"
-    if not published.exists() or not (feedback_dir / f"{plan.plan_id}.parquet").exists():
+    stored = internal_files(plan_dir)
+    if stored is None or not (feedback_dir / f"{plan.plan_id}.parquet").exists():
         return
     key = ["check_id", "uscc", "item_id", *inspector_columns(plan.checks)]
-    before = pd.read_csv(published, dtype=str, encoding="utf-8-sig", keep_default_na=False)
+    before = read_internal_plan(stored[1])
     after = plan.checks[key].fillna("").astype(str).reset_index(drop=True)
     before = before[key] if set(key) <= set(before.columns) else before
     if not before.equals(after):

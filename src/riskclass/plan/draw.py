@@ -12,14 +12,24 @@ exact combined probability ``1 − Π(1 − π_d)`` for an entity in several dra
 from __future__ import annotations
 
 import hashlib
+import hmac
 import math
 
 import numpy as np
 
+DRAW_KEY_ENV = "RISKCLASS_DRAW_KEY_FILE"
 
-def derive_seed(plan_id: str, plan_date: str, published_value: str = "") -> tuple[str, str]:
-    """The seed text (published with the plan) and the seed (first 16 hex digits of its SHA-256)."""
+
+def derive_seed(plan_id: str, plan_date: str, published_value: str = "", key: bytes | None = None) -> tuple[str, str]:
+    """The seed text and the seed: the first 16 hex digits of HMAC-SHA256(key, text), or of SHA-256(text) unkeyed.
+
+    Unkeyed, anyone holding the published list can recompute the seed from public values and read each
+    listed entity's class stratum off its hash rank; with the bureau's draw key (keys.py) only the
+    holders of the key — the bureau and its auditors — can re-derive and verify the draw.
+    """
     text = f"{plan_id}|{plan_date}|{published_value}"
+    if key:
+        return text, hmac.new(key, text.encode("utf-8"), "sha256").hexdigest()[:16]
     return text, hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 

@@ -239,13 +239,13 @@ def _draw_item(
     return sub
 
 
-def make_plan(inputs: PlanInputs, pp: dict, plan_id: str) -> Plan:
+def make_plan(inputs: PlanInputs, pp: dict, plan_id: str, draw_key: bytes | None = None) -> Plan:
     validate_plan_params(pp, set(inputs.entities.columns))
     validate_items(pp, inputs.items)
     e = inputs.entities.sort_values("uscc", ignore_index=True)
     inputs = replace(inputs, entities=e)  # a stable order for every draw, without touching the caller's
     start, due = plan_dates(pp, inputs.month)
-    seed_text, seed = derive_seed(plan_id, str(start.date()), str(pp.get("published_value", "")))
+    seed_text, seed = derive_seed(plan_id, str(start.date()), str(pp.get("published_value", "")), draw_key)
     cooled = cooled_off(inputs, pp, start)
     strata, members, item_masks = _strata(inputs, pp, cooled)
 
@@ -302,6 +302,7 @@ def make_plan(inputs: PlanInputs, pp: dict, plan_id: str) -> Plan:
         "classes_month": inputs.classes_month,
         "seed_text": seed_text,
         "seed": seed,
+        "seed_keyed": draw_key is not None,
         "start_date": start.date().isoformat(),
         "due_date": due.date().isoformat(),
         "capacity": capacity,

@@ -7,7 +7,9 @@ Accepted rows become ``inspections`` records — with the plan's item type, draw
 probability — in ``<feedback_dir>/<plan_id>.parquet``, which the next month's indicators, the next
 plan's cool-off and the evaluation read. Rejected rows go to ``<feedback_dir>/<plan_id>/quarantine.csv``
 with file, row, column, rule and the original record, next to ``report.json`` (read = accepted +
-quarantined, always) and the evaluation. The plan directory itself is never written to.
+quarantined, always) and the evaluation; the results announcement (一公开: entity, item, department, date,
+result — no class) goes to ``<feedback_dir>/<plan_id>/publish/results_public.csv``. The plan is read from its
+internal copy (``internal/``); the plan directory itself is never written to.
 The results file of a plan is cumulative: ingesting a newer one replaces the plan's records.
 """
 
@@ -20,10 +22,12 @@ import numpy as np
 import pandas as pd
 
 from riskclass import codes, contract
+from riskclass.exports import write_csv
 from riskclass.ingest import validate_table
 from riskclass.ingest.reader import read_raw
 from riskclass.io import atomic_parquet, atomic_write_bytes, write_parquet
 from riskclass.plan.evaluate import estimates_table, ipw_rates
+from riskclass.plan.output import RESULTS_PUBLIC, internal_files, public_results, read_internal_plan
 
 
 class ResultsError(Exception):
@@ -32,11 +36,13 @@ class ResultsError(Exception):
 
 def load_plan(plan_dir: Path) -> tuple[dict, pd.DataFrame]:
     plan_dir = Path(plan_dir)
-    summary_path, checks_path = plan_dir / "summary.json", plan_dir / "plan.csv"
-    if not summary_path.exists() or not checks_path.exists():
-        raise ResultsError(f"{plan_dir}: not a plan directory (summary.json and plan.csv expected)")
-    summary = json.loads(summary_path.read_text(encoding="utf-8"))
-    checks = pd.read_csv(checks_path, dtype=str, encoding="utf-8-sig", keep_default_na=False)
+    stored = internal_files(plan_dir)
+    if stored is None:
+        raise ResultsError(
+            f"{plan_dir}: not a plan directory (internal/summary.json and internal/plan_internal.csv expected)"
+        )
+    summary = json.loads(stored[0].read_text(encoding="utf-8"))
+    checks = read_internal_plan(stored[1])
     checks["inclusion_prob"] = checks["inclusion_prob"].astype(float)
     return summary, checks
 
@@ -90,7 +96,8 @@ def ingest_results(results_file: Path, plan_dir: Path, feedback_dir: Path, recei
     atomic_parquet(records, Path(feedback_dir) / f"{plan_id}.parquet")
     out = Path(feedback_dir) / plan_id
     out.mkdir(parents=True, exist_ok=True)
-    quarantine.to_csv(out / "quarantine.csv", index=False, encoding="utf-8-sig", lineterminator="\n")
+    write_csv(quarantine, out / "quarantine.csv", private=True)
+    write_csv(public_results(records, checks), out / RESULTS_PUBLIC)
     report.update(
         {
             "plan_id": plan_id,

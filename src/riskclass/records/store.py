@@ -28,7 +28,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from riskclass.io import sha256_file, write_parquet
+from riskclass.io import FILE_MODE, restrict_tree, sha256_file, write_parquet
 from riskclass.records.anchor import audit_key, sign
 
 MANIFEST = "manifest.json"
@@ -231,6 +231,7 @@ class RecordStore:
         scratch = Path(tempfile.mkdtemp(prefix=f".{model_id}.", dir=self.models_dir))
         for name in files:
             shutil.copy2(Path(model_dir) / name, scratch / name)
+        restrict_tree(scratch)
         os.replace(scratch, target)
         return model_id, files
 
@@ -248,6 +249,7 @@ class RecordStore:
         _checkpoint("staged")
         rel = f"months/{month}/r{revision}"
         (self.months_dir / month).mkdir(parents=True, exist_ok=True)
+        restrict_tree(staging)  # the permission policy (io.py): 0750 folders, 0640 files
         os.rename(staging, self.root / rel)  # the target does not exist: we hold the lock and recovered
         _checkpoint("renamed")
         entries = self.ledger()
@@ -272,6 +274,7 @@ class RecordStore:
         with os.fdopen(fd, "wb") as fh:
             old = self.ledger_path.read_bytes() if self.ledger_path.exists() else b""
             fh.write(old + (json.dumps(entry, ensure_ascii=False, sort_keys=True) + "\n").encode("utf-8"))
+        Path(tmp).chmod(FILE_MODE)
         _fsync_replace(Path(tmp), self.ledger_path)  # the commit point
         _checkpoint("committed")
         os.replace(history_tmp, self.history_path)

@@ -17,7 +17,14 @@ from riskclass import contract
 from riskclass.io import atomic_directory, write_json, write_parquet
 from riskclass.synth.calendar import Calendar
 from riskclass.synth.city import build_registry
-from riskclass.synth.export import corrupt, render, write_table
+from riskclass.synth.export import (
+    authority_codes,
+    corrupt,
+    registration_numbers,
+    render,
+    write_national,
+    write_table,
+)
 from riskclass.synth.licences import licence_records
 from riskclass.synth.planning import check_items, conflicts, inspectors
 from riskclass.synth.simulate import EVENT_TABLES, NAT, CitySimulation
@@ -84,6 +91,26 @@ def _listings(sim: CitySimulation, uscc: np.ndarray) -> tuple[pd.DataFrame, pd.D
     return abnormal, serious
 
 
+def _export_registry(entities: pd.DataFrame, text: pd.DataFrame, log: pd.DataFrame, city: dict) -> dict:
+    """What the national forms need of the registry: names and 注册号 by USCC, and which entities ingest will
+    accept (registry rows not corrupted), with how many of those share each normalised name."""
+    from riskclass.contract import NAME_VARIANTS
+    from riskclass.ingest.matching import normalise_names
+
+    logged = np.zeros(len(text), dtype=bool)
+    logged[log["record"].to_numpy(dtype=np.int64)] = True
+    clean = set(entities["uscc"]) & set(text.loc[~logged, "uscc"])
+    names = dict(zip(entities["uscc"], entities["name"], strict=True))
+    accepted = entities[entities["uscc"].isin(clean)]
+    return {
+        "clean": clean,
+        "names": names,
+        "reg_nos": dict(zip(entities["uscc"], entities["reg_no"], strict=True)),
+        "name_counts": normalise_names(accepted["name"], NAME_VARIANTS).value_counts().to_dict(),
+        "prefecture": str(city.get("prefecture", "440800")),
+    }
+
+
 def generate(
     out: Path, *, entities: int, months: int, seed: int, synth_params: dict, city: dict, show_progress: bool = True
 ) -> dict:
@@ -100,6 +127,7 @@ def generate(
     entities_df = pd.DataFrame(reg.cols)
     entities_df["status"], entities_df["status_date"] = sim.status, sim.status_date
     entities_df["registered_capital"] = sim.capital
+    entities_df["reg_no"] = registration_numbers(entities_df["uscc"], entities_df["established_date"])
     abnormal, serious = _listings(sim, uscc)
     tables = {
         "entities": entities_df.sort_values("uscc").reset_index(drop=True),
@@ -111,7 +139,7 @@ def generate(
     for name in EVENT_TABLES:
         tables[name] = _frame(sim, name, uscc)
     tables["penalties"]["entity_name"] = tables["penalties"]["uscc"].map(dict(zip(uscc, reg.cols["name"], strict=True)))
-    tables["penalties"]["authority_uscc"] = None
+    tables["penalties"]["authority_uscc"] = authority_codes(tables["penalties"]["authority"])
 
     snapshot = cal.snapshot_date
     summary: dict = {
@@ -137,7 +165,17 @@ def generate(
             text = render(tables[table.name], table, fmt)
             table_rng = rng if table in contract.TABLES else plan_rng
             text, log = corrupt(text, table, fmt, sp["corruption_rate"], snapshot, table_rng)
-            file_name = write_table(text, table, fmt, raw / table.name)
+            if table.name == "entities":
+                registry = _export_registry(tables["entities"], text, log, city)
+            if fmt.get("form", "contract") == "contract":
+                file_name = write_table(text, table, fmt, raw / table.name)
+            else:  # a national form: its quirks draw from their own stream, so the records do not depend on them
+                form_rng = np.random.default_rng([seed, 7, contract.ALL_TABLES.index(table)])
+                file_name, expected, quirks = write_national(
+                    text, table, fmt, raw / table.name, log, registry, form_rng
+                )
+                log = pd.concat([log, expected], ignore_index=True).sort_values("record", kind="stable")
+                summary.setdefault("national_forms", {})[table.name] = {"form": fmt["form"], **quirks}
             offset = 1 + int(bool(fmt.get("title_row"))) if fmt["file_format"] == "csv" else 0
             log.insert(0, "file", file_name)
             log.insert(0, "table", table.name)

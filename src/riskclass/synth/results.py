@@ -30,7 +30,9 @@ _TYPE_BY_QUALIFICATION = {
 def simulate_results(
     plan_dir: Path, truth_dir: Path, items: pd.DataFrame, inspections_spec: dict, out_file: Path, faulty: int = 0
 ) -> pd.DataFrame:
-    checks = pd.read_csv(Path(plan_dir) / "plan.csv", dtype=str, encoding="utf-8-sig", keep_default_na=False)
+    checks = pd.read_csv(
+        Path(plan_dir) / "publish/plan_public.csv", dtype=str, encoding="utf-8-sig", keep_default_na=False
+    )
     truth = pd.read_parquet(Path(truth_dir) / "entity_month.parquet", columns=["uscc", "month", "violating"])
     plan_month = str(checks["start_date"].iloc[0])[:7] if len(checks) else ""
     month = plan_month if plan_month in set(truth["month"]) else truth["month"].max()
