@@ -28,6 +28,7 @@ def main() -> None:
     ap.add_argument("--workdir", type=Path, default=Path("/tmp/riskclass-bench"))
     ap.add_argument("--keep", action="store_true", help="keep the generated files")
     args = ap.parse_args()
+    os.chdir(Path(__file__).resolve().parents[1])  # the CLI runs from the repository root
     exe = str(Path(sys.executable).with_name("riskclass"))
     work = args.workdir / f"city_{args.entities}"
     synth = measure([exe, "synth", "--out", str(work), "--entities", str(args.entities), "--months", str(args.months)])

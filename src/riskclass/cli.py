@@ -130,6 +130,10 @@ def ingest(
         "reconciled" if tot["reconciled"] else "NOT RECONCILED",
     )
     console.print(table)
+    for warning in result.get("warnings", []):
+        console.print(f"[yellow]warning:[/] {warning}")
+    if result.get("repairs"):
+        console.print(f"{len(result['repairs'])} repair(s) made and recorded in {out / 'report.json'} (key 'repairs')")
 
 
 @app.command()

@@ -14,8 +14,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+MIN_KEY_BYTES = 16
 
-class KeyError_(RuntimeError):
+
+class KeyFileError(RuntimeError):
     """A configured key that cannot be used; the message names the variable and the file."""
 
 
@@ -24,22 +26,38 @@ def key_files(env: str) -> list[Path]:
     return [Path(v).expanduser() for v in value.split(":") if v.strip()]
 
 
-def read_key(path: Path, env: str) -> bytes:
-    if not path.is_file():
-        raise KeyError_(f"{env} names {path}, which is not a readable file")
+def repository_roots() -> list[Path]:
+    """This project's checkout (when the package runs from one) and the DVC repository around the working dir."""
+    roots = []
+    project = Path(__file__).resolve().parents[2]
+    if (project / "pyproject.toml").exists() or (project / "dvc.yaml").exists():
+        roots.append(project)
     here = Path.cwd().resolve()
-    if path.resolve().is_relative_to(here) and (here / "dvc.yaml").exists():
-        raise KeyError_(f"{path}: a key named by {env} must live outside the repository (it protects its data)")
+    roots += [d for d in (here, *here.parents) if (d / "dvc.yaml").exists()][:1]
+    return roots
+
+
+def read_key(path: Path, env: str, what: str = "key") -> bytes:
+    """The key in ``path``, refused when it is missing, inside the repository or shorter than 16 bytes."""
+    path = Path(path).expanduser()
+    for root in repository_roots():
+        if path.resolve().is_relative_to(root):
+            raise KeyFileError(
+                f"{path}: the {what} must live outside the repository ({root}); "
+                f"e.g. `openssl rand -hex 32 > ~/.config/riskclass/{env.lower()}`"
+            )
+    if not path.is_file():
+        raise KeyFileError(f"{env} names {path}, which is not a readable file")
     key = path.read_bytes().strip()
-    if len(key) < 16:
-        raise KeyError_(f"{path}: a key needs at least 16 bytes (e.g. `openssl rand -hex 32 > {path}`)")
+    if len(key) < MIN_KEY_BYTES:
+        raise KeyFileError(f"{path}: a {what} needs at least {MIN_KEY_BYTES} bytes (e.g. `openssl rand -hex 32`)")
     return key
 
 
-def current_key(env: str) -> bytes | None:
+def current_key(env: str, what: str = "key") -> bytes | None:
     """The current key (the first file), or None when the variable is not set."""
     files = key_files(env)
-    return read_key(files[0], env) if files else None
+    return read_key(files[0], env, what) if files else None
 
 
 def all_keys(env: str) -> list[bytes]:

@@ -56,9 +56,9 @@ import pyarrow.compute as pc
 
 from riskclass.contract import Column, Table
 from riskclass.contract import table as contract_table
+from riskclass.keys import MIN_KEY_BYTES, KeyFileError, read_key
 
 KEY_ENV = "RISKCLASS_PSEUDONYM_KEY_FILE"
-MIN_KEY_BYTES = 16
 HASH_FIELD = "_keyed_hash"  # added to a redacted quarantine record: {column: keyed hash of the clear value}
 PSEUDONYM = re.compile(r"P[0-9A-F]{16}")
 
@@ -324,7 +324,7 @@ def mask_text(text):
 # keyed pseudonyms
 
 
-class PseudonymKeyError(RuntimeError):
+class PseudonymKeyError(KeyFileError):
     pass
 
 
@@ -341,17 +341,6 @@ def normalise_person(value: str) -> str:
     if re.search(f"[{_HAN}]", v):
         v = re.sub(f"[{_NAME_DOTS}]", "·", v)
     return v
-
-
-def _repository_roots() -> list[Path]:
-    """This project's checkout (when the package runs from one) and the DVC repository around the working dir."""
-    roots = []
-    project = Path(__file__).resolve().parents[2]
-    if (project / "pyproject.toml").exists() or (project / "dvc.yaml").exists():
-        roots.append(project)
-    here = Path.cwd().resolve()
-    roots += [d for d in (here, *here.parents) if (d / "dvc.yaml").exists()][:1]
-    return roots
 
 
 @dataclass(frozen=True)
@@ -380,20 +369,10 @@ class Pseudonymiser:
 
     @classmethod
     def from_file(cls, path: Path | str) -> Pseudonymiser:
-        path = Path(path).expanduser()
-        resolved = path.resolve()
-        for root in _repository_roots():
-            if resolved.is_relative_to(root):
-                raise PseudonymKeyError(
-                    f"{path}: the pseudonymisation key must live outside the repository ({root}); "
-                    f"e.g. `openssl rand -hex 32 > ~/.config/riskclass/pseudonym.key`"
-                )
-        if not path.is_file():
-            raise PseudonymKeyError(f"{KEY_ENV} names {path}, which is not a readable file")
-        key = path.read_bytes().strip()
-        if len(key) < MIN_KEY_BYTES:
-            raise PseudonymKeyError(f"{path}: a pseudonymisation key needs at least {MIN_KEY_BYTES} bytes")
-        return cls(key, str(path))
+        try:
+            return cls(read_key(Path(path), KEY_ENV, "pseudonymisation key"), str(path))
+        except KeyFileError as exc:
+            raise PseudonymKeyError(str(exc)) from None
 
     def keyed_hash(self, value: str) -> str:
         """HMAC-SHA256 (64 hex digits) of the normalised value."""

@@ -60,7 +60,7 @@ from riskclass.contract import (
     adapters_for,
 )
 from riskclass.ingest import integrity
-from riskclass.ingest.reader import RawFileError
+from riskclass.ingest.reader import RawFileError, check_declared_sha256
 
 __all__ = ["AdaptedFile", "Provenance", "adapt", "detect", "file_kind", "read_adapted"]
 
@@ -657,12 +657,7 @@ def adapt(
         if column not in table.column_names:
             raise ValueError(f"context column {column!r} is not a column of {table.name}")
     records = _read_records(path)
-    if expected_sha256 is not None and records.sha256 != expected_sha256.lower():
-        raise RawFileError(
-            path,
-            f"checksum mismatch: snapshot.json declares sha256 {expected_sha256.lower()}, the file has "
-            f"{records.sha256} (changed or cut in transfer)",
-        )
+    check_declared_sha256(path, records.sha256, expected_sha256)
     notes: list[str] = []
     repairs: dict[str, int] = {}
     where = _locate_columns(path, records, adapter, notes)

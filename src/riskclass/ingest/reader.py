@@ -191,15 +191,20 @@ def _parse(buf: bytes, start: int, encoding: str, width: int, keep: int) -> pd.D
     )
 
 
-def read_csv(path: Path, table: Table, expected_rows: int | None = None, expected_sha256: str | None = None) -> RawFile:
-    buf = Path(path).read_bytes()
-    digest = integrity.sha256(buf)
+def check_declared_sha256(path: Path, digest: str, expected_sha256: str | None) -> None:
+    """Refuse a file whose SHA-256 differs from the one snapshot.json declares for it."""
     if expected_sha256 is not None and digest != expected_sha256.lower():
         raise RawFileError(
             path,
             f"checksum mismatch: snapshot.json declares sha256 {expected_sha256.lower()}, the file has {digest} "
             "(changed or cut in transfer)",
         )
+
+
+def read_csv(path: Path, table: Table, expected_rows: int | None = None, expected_sha256: str | None = None) -> RawFile:
+    buf = Path(path).read_bytes()
+    digest = integrity.sha256(buf)
+    check_declared_sha256(path, digest, expected_sha256)
     try:
         encoding = integrity.decide_encoding(buf)
         scan = integrity.scan_records(buf, encoding)
@@ -415,12 +420,7 @@ def read_parquet(
     path: Path, table: Table, expected_rows: int | None = None, expected_sha256: str | None = None
 ) -> RawFile:
     digest = integrity.sha256(Path(path).read_bytes())
-    if expected_sha256 is not None and digest != expected_sha256.lower():
-        raise RawFileError(
-            path,
-            f"checksum mismatch: snapshot.json declares sha256 {expected_sha256.lower()}, the file has {digest} "
-            "(changed or cut in transfer)",
-        )
+    check_declared_sha256(path, digest, expected_sha256)
     try:
         arrow = pq.read_table(path)
     except Exception as exc:  # pyarrow raises several types for damaged files
