@@ -207,12 +207,12 @@ def ingest(raw_dir: Path, out_dir: Path, snapshot_date: str | None = None, show_
             )
             if adapter is not None:
                 summary.update(raw.summary())
-            accepted_keys[table.name] = set(accepted[table.key[0]]) if len(table.key) == 1 else set()
+            accepted_keys[table.name] = pd.Index(accepted[table.key[0]]).unique() if len(table.key) == 1 else set()
             if table.name == "entities":
                 bad, typed = detail["bad"], detail["typed"]
                 quarantined_codes = typed["uscc"][bad].dropna()
                 registry = {
-                    "accepted": set(accepted["uscc"]),
+                    "accepted": pd.Index(accepted["uscc"]).unique(),  # hashed once for every later table
                     "file": raw.path.name,
                     "quarantined_rows": dict(
                         zip(quarantined_codes, detail["row_numbers"][bad][typed["uscc"][bad].notna()], strict=True)

@@ -292,12 +292,20 @@ def check_table_rules(table: Table, typed: pd.DataFrame, text: pd.DataFrame, fou
         )
 
 
+def members(values: pd.Series, keys: pd.Index | set) -> np.ndarray:
+    """Which values are among ``keys``. A (unique) Index keeps its hash table between calls, so the registry's
+    million codes are hashed once for every table, not once per table as ``Series.isin(set)`` does."""
+    if isinstance(keys, pd.Index):
+        return keys.get_indexer(values.to_numpy(dtype=object)) >= 0
+    return values.isin(keys).to_numpy(dtype=bool)
+
+
 def check_references(
-    typed: pd.DataFrame, accepted: set[str], quarantined_rows: dict[str, int], registry_file: str, found: Findings
+    typed: pd.DataFrame, accepted: pd.Index | set, quarantined_rows: dict[str, int], registry_file: str, found: Findings
 ) -> None:
     codes_ = typed["uscc"]
-    unknown = codes_.notna() & ~codes_.isin(accepted)
-    rows = np.flatnonzero(unknown.to_numpy(dtype=bool))
+    unknown = codes_.notna().to_numpy(dtype=bool) & ~members(codes_, accepted)
+    rows = np.flatnonzero(unknown)
     if not len(rows):
         return
     messages = np.array(
@@ -316,9 +324,9 @@ def check_table_references(table: Table, typed: pd.DataFrame, accepted_keys: dic
     """Columns that must name an accepted row of another table (e.g. a conflict's inspector)."""
     for column, other, key in table.references:
         known = accepted_keys.get(other, set())
-        missing = typed[column].notna() & ~typed[column].isin(known)
+        missing = typed[column].notna().to_numpy(dtype=bool) & ~members(typed[column], known)
         found.add(
-            missing.to_numpy(dtype=bool),
+            missing,
             column,
             "unknown_reference",
             f"no accepted row of '{other}' has this {key}",
