@@ -465,12 +465,21 @@ def mask_free_text_columns(
                 value = after.iloc[row]
                 if isinstance(value, str):
                     after.iloc[row] = _replace_all(value, names)
-        changed = int((before.to_numpy(dtype=object) != after.to_numpy(dtype=object)).sum())
-        counts[col.name] = changed
-        if changed:
-            out = out.copy() if out is typed else out
-            out[col.name] = after
+        out = replace_column(out, typed, col.name, before, after, counts)
     return out, counts
+
+
+def replace_column(
+    out: pd.DataFrame, original: pd.DataFrame, name: str, before: pd.Series, after: pd.Series, counts: dict
+) -> pd.DataFrame:
+    """``out`` with column ``name`` set to ``after`` when it differs from ``before`` (copied once, so ``original``
+    is never modified); the number of changed values goes to ``counts[name]``."""
+    changed = int((before.to_numpy(dtype=object) != after.to_numpy(dtype=object)).sum())
+    counts[name] = changed
+    if changed:
+        out = out.copy() if out is original else out
+        out[name] = after
+    return out
 
 
 def _names_in_person_columns(table: Table, as_read: pd.DataFrame) -> dict[int, dict[str, str]]:

@@ -15,7 +15,7 @@ import pandas as pd
 
 from riskclass import codes, uscc
 from riskclass.contract import Column, Table
-from riskclass.personal import Pseudonymiser
+from riskclass.personal import Pseudonymiser, replace_column
 
 RULES = {
     "required": "a required value is empty",
@@ -256,11 +256,7 @@ def pseudonymise_person_columns(
             continue
         before = text[col.name]
         after = pseudonymiser.pseudonymise_series(before)
-        changed = int((before.to_numpy(dtype=object) != after.to_numpy(dtype=object)).sum())
-        counts[col.name] = changed
-        if changed:
-            out = out.copy() if out is text else out
-            out[col.name] = after
+        out = replace_column(out, text, col.name, before, after, counts)
     return out, counts
 
 
