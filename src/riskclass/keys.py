@@ -2,7 +2,8 @@
 
 - ``RISKCLASS_AUDIT_KEY_FILE``: signs the record ledger (records/anchor.py);
 - ``RISKCLASS_DRAW_KEY_FILE``: keys the 双随机 draw, so that the published list of checked entities
-  does not let anyone re-derive which class stratum each was drawn from (plan/draw.py).
+  does not let anyone re-derive which class stratum each was drawn from (plan/draw.py);
+- ``RISKCLASS_PSEUDONYM_KEY_FILE``: keyed pseudonyms of natural persons at ingest (personal.py).
 
 A variable may name several files separated by ``:`` — the first is the current key, the others are
 retired keys kept to verify older outputs (rotation). A key must live outside the repository (it

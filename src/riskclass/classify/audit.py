@@ -71,6 +71,12 @@ def package_versions() -> dict[str, str]:
     return {"python": platform.python_version(), **{name: version(name) for name in PACKAGES}}
 
 
+def package_drift(recorded: dict[str, str]) -> list[str]:
+    """``name old→new`` for every package whose installed version differs from the recorded one."""
+    installed = package_versions()
+    return [f"{k} {v}→{installed.get(k)}" for k, v in recorded.items() if installed.get(k) != v]
+
+
 def input_files(p: dict) -> dict[str, Path]:
     """The files the month's indicator snapshot is built from."""
     validated = Path(p["features"]["validated_dir"])
@@ -207,13 +213,10 @@ def _check_record(store: RecordStore, record: Record, result: AuditResult) -> No
             result.problems.append(
                 f"{label}: classes carry model version(s) {sorted(versions)}, not v{model['version']}"
             )
-    drift = {
-        k: (v, package_versions().get(k)) for k, v in manifest["packages"].items() if package_versions().get(k) != v
-    }
+    drift = package_drift(manifest["packages"])
     if drift:
         result.notes.append(
-            f"{label}: packages differ from the record's ({', '.join(f'{k} {a}→{b}' for k, (a, b) in drift.items())}); "
-            "a reproduction may differ"
+            f"{label}: packages differ from the record's ({', '.join(drift)}); a reproduction may differ"
         )
 
 
@@ -284,8 +287,7 @@ def reproduce(p: dict, month: str, revision: int | None = None) -> AuditResult:
         causes.append(f"model: the stored model {manifest['model']['id']} differs from the one that classified")
     if code_sha256() != manifest["code_sha256"]:
         causes.append("code: the riskclass package differs from the one that sealed the record")
-    versions = package_versions()
-    changed = [f"{k} {v}→{versions.get(k)}" for k, v in manifest["packages"].items() if versions.get(k) != v]
+    changed = package_drift(manifest["packages"])
     if changed:
         causes.append("package versions: " + ", ".join(changed))
     previous = None

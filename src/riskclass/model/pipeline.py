@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from riskclass import periods
 from riskclass.exports import write_csv
 from riskclass.indicators import load_catalog
 from riskclass.io import atomic_directory, write_json
@@ -25,8 +25,8 @@ class PromotionRefused(Exception):
 
 
 def snapshot_date(validated_dir: Path) -> pd.Timestamp:
-    report = json.loads((Path(validated_dir) / "report.json").read_text(encoding="utf-8"))
-    return pd.Timestamp(report["snapshot_date"])
+    """The validated snapshot's date as a Timestamp (the model's label windows are pandas periods)."""
+    return pd.Timestamp(periods.snapshot_date(validated_dir))
 
 
 def data_version(inputs: list[str], lock_path: Path = Path("dvc.lock")) -> dict:

@@ -73,7 +73,7 @@ RESULT_TEMPLATE = contract.RESULTS_TABLE.column_names  # what `riskclass results
 # Left out on purpose: class, inclusion probability (it gives the class away), draw type and directed filter
 # (a directed filter names a risk signal, and directed rows differ in class mix), item type, district,
 # unassigned reason, and the seed (with the seed, the hash ranks of the drawn USCCs point at their class strata).
-PUBLIC_COLUMNS = {
+_WHO_AND_WHAT = {  # what 双随机、一公开 publishes of every check
     "plan_id": "抽查计划编号",
     "check_id": "检查任务编号",
     "uscc": "统一社会信用代码",
@@ -82,19 +82,15 @@ PUBLIC_COLUMNS = {
     "item_name": "抽查事项",
     "department": "实施部门",
     "department_name": "实施部门名称",
+}
+PUBLIC_COLUMNS = {
+    **_WHO_AND_WHAT,
     # inspector_1 … inspector_k follow, as 执法人员1 … 执法人员k (certificate numbers: the platform dispatches them)
     "start_date": "开始日期",
     "due_date": "完成期限",
 }
 RESULT_COLUMNS = {
-    "plan_id": "抽查计划编号",
-    "check_id": "检查任务编号",
-    "uscc": "统一社会信用代码",
-    "name": "名称",
-    "item_id": "事项编号",
-    "item_name": "抽查事项",
-    "department": "实施部门",
-    "department_name": "实施部门名称",
+    **_WHO_AND_WHAT,
     "inspection_date": "检查日期",
     "result": "检查结果",  # the label only: the platform's result codes A, B, C, D would read like class letters
 }
