@@ -129,3 +129,35 @@ def test_counts_reconcile_for_every_table(small_city_ingested):
         assert t["quarantined"] == quarantined_rows
         assert t["read"] == len(accepted) + quarantined_rows
     assert report["totals"]["reconciled"]
+
+
+# --- worker processes --------------------------------------------------------------------------------------------
+
+
+def test_worker_processes_write_the_same_bytes_as_one_process(tmp_path, small_city):
+    ingest(small_city / "raw", tmp_path / "one", show_progress=False, workers=1)
+    ingest(small_city / "raw", tmp_path / "two", show_progress=False, workers=2, parallel_min_bytes=0)
+    one = {p.name: sha256_file(p) for p in (tmp_path / "one").iterdir()}
+    assert one == {p.name: sha256_file(p) for p in (tmp_path / "two").iterdir()}
+    assert "quarantine.parquet" in one and len(one) == len(contract.ALL_TABLES) + 3
+
+
+def test_worker_failures_are_reported_as_one_process_reports_them(tmp_path, small_city):
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    for path in (small_city / "raw").iterdir():
+        (raw / path.name).write_bytes(path.read_bytes())
+    for name in ("complaints", "licences"):  # two tables validated by workers, in the contract's order
+        lines = (raw / f"{name}.csv").read_bytes().split(b"\n")
+        (raw / f"{name}.csv").write_bytes(b"\n".join([lines[0], b'1,"2', *lines[1:]]))  # a quote never closed
+    errors = []
+    for workers in (1, 2):
+        with pytest.raises(RawFileError) as err:
+            ingest(raw, tmp_path / "out", show_progress=False, workers=workers, parallel_min_bytes=0)
+        errors.append(str(err.value))
+        assert not (tmp_path / "out").exists()
+    assert errors[0] == errors[1] and "licences.csv" in errors[0] and "never closes" in errors[0]
+    # the registry itself failing: the waiting workers are told to stop, nothing hangs
+    (raw / "entities.csv").write_bytes(b"uscc\n")
+    with pytest.raises(RawFileError, match=r"entities\.csv"):
+        ingest(raw, tmp_path / "out", show_progress=False, workers=2, parallel_min_bytes=0)

@@ -89,7 +89,7 @@ def test_an_odd_quote_inside_a_field_is_refused_where_parser_and_scan_differ(tmp
     lines = [x.replace('"罚""款"', '罚"款') for x in _lines(rows)]
     (raw / "penalties.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
     message = _refusal(tmp_path, raw)
-    assert "the CSV parser read 8 records, a byte scan of the file counts 5" in message
+    assert "the CSV parser read 8 records where a byte scan of the file finds 5 records of 18 fields" in message
     assert "they part after the record starting on line 3" in message
     assert "a quote RFC 4180 does not allow there stands on line 3" in message
 

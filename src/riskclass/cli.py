@@ -83,10 +83,14 @@ def ingest(
     out: Path = typer.Option(..., help="output directory for validated tables, quarantine and report"),
     snapshot_date: str = typer.Option(None, help="snapshot date YYYY-MM-DD (default: raw/snapshot.json)"),
     report: Path = typer.Option(None, help="also write the JSON report here (a DVC metrics file)"),
+    workers: int = typer.Option(None, min=1, help="worker processes [params.yaml ingest.workers]"),
+    params: Path = typer.Option(Path("params.yaml"), help="parameters file"),
 ) -> None:
     """Validate a raw snapshot: accepted tables, quarantine with reasons, reconciled counts."""
     from riskclass.ingest import IngestError, RawFileError
     from riskclass.ingest import ingest as run_ingest
+
+    settings = load_params(params)["ingest"]
 
     if snapshot_date is not None:
         from datetime import date
@@ -97,7 +101,14 @@ def ingest(
             console.print(f"[bold red]--snapshot-date must be a real date YYYY-MM-DD, not {snapshot_date!r}[/]")
             raise typer.Exit(code=2) from None
     try:
-        result = run_ingest(raw, out, snapshot_date, show_progress=sys.stderr.isatty())
+        result = run_ingest(
+            raw,
+            out,
+            snapshot_date,
+            show_progress=sys.stderr.isatty(),
+            workers=workers or settings["workers"],
+            parallel_min_bytes=int(settings["parallel_min_mb"] * 2**20),
+        )
     except (RawFileError, IngestError) as exc:
         console.print(f"[bold red]ingest failed:[/] {exc}")
         raise typer.Exit(code=2) from None

@@ -408,6 +408,8 @@ class Synth(_Model):
 class Ingest(_Model):
     raw_dir: Text
     out_dir: Text
+    workers: int = Field(ge=1, le=64)
+    parallel_min_mb: float = Field(ge=0)
 
 
 class Condition(_Model):

@@ -51,9 +51,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 import pyarrow.compute as pc
 
+from riskclass.arrowtext import regex_mask, to_arrow
 from riskclass.contract import Column, Table
 from riskclass.contract import table as contract_table
 from riskclass.keys import MIN_KEY_BYTES, KeyFileError, read_key
@@ -139,21 +139,6 @@ def upgrade_old_id(value: str) -> str:
     return first17 + id_check_digit(first17)
 
 
-def _arrow(values: pd.Series) -> pa.Array:
-    """Values as an Arrow string array (None for anything that is not a string)."""
-    raw = values.to_numpy(dtype=object)
-    try:
-        return pa.array(raw, type=pa.string(), from_pandas=True)
-    except (pa.ArrowInvalid, pa.ArrowTypeError):
-        return pa.array([v if isinstance(v, str) else None for v in raw], type=pa.string())
-
-
-def _regex_mask(values: pd.Series, pattern: str) -> np.ndarray:
-    """Where the RE2 ``pattern`` matches (anywhere; anchor it for whole values); False for missing values."""
-    hit = pc.match_substring_regex(_arrow(values), pattern)
-    return hit.fill_null(False).to_numpy(zero_copy_only=False).astype(bool)
-
-
 def find_resident_ids(
     values: pd.Series, *, check_digit: bool = True, old: bool = False, today: _dt.date | None = None
 ) -> np.ndarray:
@@ -164,7 +149,7 @@ def find_resident_ids(
     """
     values = pd.Series(values).reset_index(drop=True)
     pattern = r"^[0-9]{17}[0-9Xx]$" + (r"|^[0-9]{15}$" if old else "")
-    candidates = np.flatnonzero(_regex_mask(values, pattern))
+    candidates = np.flatnonzero(regex_mask(values, pattern))
     out = np.zeros(len(values), dtype=bool)
     if not len(candidates):
         return out
@@ -230,7 +215,7 @@ def looks_like_name(value: str) -> bool:
 def find_names(values: pd.Series) -> np.ndarray:
     """Vectorised ``looks_like_name``."""
     values = pd.Series(values).reset_index(drop=True)
-    arr = pc.utf8_normalize(_arrow(values), "NFKC")
+    arr = pc.utf8_normalize(to_arrow(values), "NFKC")
     arr = pc.replace_substring_regex(arr, r"\s+", "")
     name = pc.match_substring_regex(arr, _RE2_NAME).fill_null(False)
     business = pc.match_substring_regex(arr, _RE2_BUSINESS_END).fill_null(False)
@@ -279,6 +264,11 @@ _PHONE_IN_TEXT = re.compile(r"(?<!\d)((?:\+?86[ \-]?)?)([1１][3-9３-９]\d)[ \
 _TEXT_CANDIDATE = r"\p{Nd}{3}[ -]?\p{Nd}{4}[ -]?\p{Nd}{4}"  # RE2 prefilter: 11+ digits, maybe spaced
 
 
+def _decimal_digits(text: str) -> int:
+    """How many decimal digits ``text`` holds after NFKC (what ``_digits`` and the patterns below can see)."""
+    return sum(map(str.isdecimal, unicodedata.normalize("NFKC", text)))
+
+
 def _digits(text: str) -> str:
     """NFKC, every decimal digit as ASCII, letters upper case (full-width ４４０８… → 4408…)."""
     return "".join(str(int(c)) if c.isdecimal() else c.upper() for c in unicodedata.normalize("NFKC", text))
@@ -310,7 +300,7 @@ def mask_text(text):
     An 18-character number is masked when its province and birth date are plausible, whatever its check digit."""
     if isinstance(text, pd.Series):
         out = text.copy()
-        rows = np.flatnonzero(_regex_mask(text, _TEXT_CANDIDATE))
+        rows = np.flatnonzero(regex_mask(text, _TEXT_CANDIDATE))
         if len(rows):
             values = text.to_numpy(dtype=object)[rows]
             out.iloc[rows] = [_mask_text_one(v) for v in values]
@@ -387,7 +377,7 @@ class Pseudonymiser:
         values and anything else unchanged (the contract then refuses what is left). A callable for
         ``ingest.adapters`` (``pseudonymise=``) as well."""
         values = pd.Series(values)
-        todo = np.flatnonzero(~_regex_mask(values, r"^P[0-9A-F]{16}$|^$") & values.notna().to_numpy())
+        todo = np.flatnonzero(~regex_mask(values, r"^P[0-9A-F]{16}$|^$") & values.notna().to_numpy())
         if not len(todo):
             return values
         candidates = values.iloc[todo]
@@ -518,10 +508,13 @@ def redact_value(table: Table, column: str, value, entity_type: str | None = Non
     kind = col.kind if col is not None else "text"
     if kind == "pseudonym":
         return value if PSEUDONYM.fullmatch(value) else mask_person_value(value)
+    applies = _applies(table, column, entity_type)
+    if not applies and _decimal_digits(value) < 11:  # no ID (15+ digits) nor mobile number (11) can be inside
+        return value
     compact = re.sub(r"[\s\-]", "", _digits(value))
     if resident_id_ok(compact, check_digit=False) or (kind == "text" and old_resident_id_ok(compact)):
         return mask_id(compact)
-    if _applies(table, column, entity_type) and looks_like_name(value):
+    if applies and looks_like_name(value):
         return mask_name(value)
     return _mask_text_one(value, old=kind == "text")
 
@@ -592,7 +585,8 @@ def redact_quarantine(
         q["raw_line"] = lines
     if "message" in q:
         messages = q["message"].to_numpy(dtype=object)
-        q["message"] = [_mask_text_one(m, old=False) if isinstance(m, str) else m for m in messages]
+        masked = {m: _mask_text_one(m, old=False) for m in set(messages) if isinstance(m, str)}
+        q["message"] = [masked.get(m, m) if isinstance(m, str) else m for m in messages]
     return q
 
 
@@ -614,6 +608,8 @@ def _redact_line(line, original: dict, redacted: dict):
     except csv.Error:
         fields = []
     for f in sorted({f.strip() for f in fields}, key=len, reverse=True):
-        if f and f not in kept and person_identifier(f) is not None:
+        if not f or f in kept or (f.isascii() and _decimal_digits(f) < 15):  # ASCII: no name, and too few digits
+            continue
+        if person_identifier(f) is not None:
             line = line.replace(f, mask_person_value(f))
     return _mask_text_one(line, old=False)  # 15-digit old IDs were handled above, through their column

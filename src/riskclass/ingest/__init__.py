@@ -8,8 +8,14 @@ record and its raw line exactly as it stands in the file.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import multiprocessing
+import os
+import pickle
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -108,7 +114,8 @@ def validate_table(
         violations = violations.sort_values(["position", "column", "rule"], kind="stable")
         positions = violations["position"].to_numpy()
         unique = np.unique(positions)
-        records = {p: json.dumps(clear.iloc[p].to_dict(), ensure_ascii=False) for p in unique}
+        originals = clear.iloc[unique].to_dict("records")
+        records = {p: json.dumps(r, ensure_ascii=False) for p, r in zip(unique, originals, strict=True)}
         lines = raw.raw_lines(unique) if hasattr(raw, "raw_lines") else [""] * len(unique)
         raw_lines = dict(zip(unique, lines, strict=True))
         quarantine = pd.DataFrame(
@@ -147,8 +154,163 @@ def validate_table(
     return accepted, quarantine, summary, {"bad": bad, "typed": typed, "row_numbers": row_numbers}
 
 
-def ingest(raw_dir: Path, out_dir: Path, snapshot_date: str | None = None, show_progress: bool = True) -> dict:
-    """Validate a raw snapshot directory into ``out_dir``. Raw files are only read, never written."""
+@dataclass
+class _Shared:
+    """What validating a table needs from the tables validated before it (and what a worker process receives)."""
+
+    snapshot: pd.Timestamp
+    pseudonymiser: Pseudonymiser | None
+    registry: dict | None = None  # accepted USCCs (a hashed Index), quarantined registry rows, the registry file
+    names: matching.RegistryIndex | None = None  # the registry's names and 注册号, for records without a USCC
+    accepted_keys: dict = field(default_factory=dict)  # table → accepted keys, for references between tables
+
+
+@dataclass
+class _TableResult:
+    summary: dict
+    quarantine: pd.DataFrame
+    keys: pd.Index | set  # the accepted keys (single-column keys only), for tables that reference this one
+
+
+def _form(table: contract.Table, path: Path) -> adapters.Adapter | None:
+    """The national form ``path`` is in, or None for the contract's own columns."""
+    if contract.adapters_for(table.name) or adapters.file_kind(path) in ("xls", "xlsx"):
+        return adapters.detect(path, table)
+    return None
+
+
+def _read_table(table: contract.Table, path: Path, declared: dict, form, shared: _Shared | None):
+    """The raw table; a national form needs ``shared`` (its records are linked to the registry as they are read)."""
+    if form is None:
+        return read_raw(path, table, declared.get("rows"), declared.get("sha256"))
+    return adapters.read_adapted(
+        path,
+        table,
+        form,
+        shared.names,
+        expected_rows=declared.get("rows"),
+        expected_sha256=declared.get("sha256"),
+        pseudonymise=shared.pseudonymiser.pseudonymise_series if shared.pseudonymiser else None,
+    )
+
+
+def _finish_table(table: contract.Table, raw, form, shared: _Shared, scratch: Path) -> _TableResult:
+    """Validate and write one read table; for ``entities`` also build the registry into ``shared``."""
+    accepted, quarantine, summary, detail = validate_table(
+        table, raw, shared.snapshot, shared.registry, shared.accepted_keys, pseudonymiser=shared.pseudonymiser
+    )
+    if form is not None:
+        summary.update(raw.summary())
+    keys = pd.Index(accepted[table.key[0]]).unique() if len(table.key) == 1 else set()
+    if table.name == "entities":
+        bad, typed = detail["bad"], detail["typed"]
+        quarantined_codes = typed["uscc"][bad].dropna()
+        shared.registry = {
+            "accepted": pd.Index(accepted["uscc"]).unique(),  # hashed once for every later table
+            "file": raw.path.name,
+            "quarantined_rows": dict(
+                zip(quarantined_codes, detail["row_numbers"][bad][typed["uscc"][bad].notna()], strict=True)
+            ),
+        }
+        shared.names = matching.RegistryIndex(  # from the names as read, before any masking
+            accepted,
+            contract.NAME_VARIANTS,
+            quarantined=raw.frame[bad].assign(row=detail["row_numbers"][bad]),
+            registry_file=raw.path.name,
+        )
+    as_read = raw.frame[~detail["bad"]].reset_index(drop=True)  # the same rows, before pseudonymisation
+    accepted, summary["masked_free_text"] = mask_free_text_columns(table, accepted, as_read)
+    write_parquet(accepted, scratch / f"{table.name}.parquet")
+    return _TableResult(summary, quarantine, keys)
+
+
+def _ingest_table(table: contract.Table, path: Path, declared: dict, shared: _Shared, scratch: Path) -> _TableResult:
+    form = _form(table, path)
+    return _finish_table(table, _read_table(table, path, declared, form, shared), form, shared, scratch)
+
+
+WORKER_NICENESS = 10
+_WORKER: dict = {}  # in a worker process: the queue the parent hands its state over by, then that state
+
+
+def _start_worker(handover) -> None:
+    # below the parent's priority: while the parent validates the registry (on which every worker waits), the
+    # workers' reading ahead takes only the CPU time the parent leaves
+    os.nice(WORKER_NICENESS)
+    _WORKER["handover"] = handover
+
+
+def _worker_state() -> tuple[_Shared, Path]:
+    """What the tables validated before hand over (pickled once by the parent); waits for it the first time."""
+    if "shared" not in _WORKER and not _WORKER.get("stopped"):
+        state = _WORKER["handover"].get()
+        if state is None:
+            _WORKER["stopped"] = True
+        else:
+            _WORKER["shared"], _WORKER["scratch"] = pickle.loads(state)
+    if _WORKER.get("stopped"):
+        raise IngestError("ingest stopped before this table (a table before it failed)")
+    return _WORKER["shared"], _WORKER["scratch"]
+
+
+def _ingest_in_worker(name: str, path: Path, declared: dict) -> _TableResult:
+    """One table in a worker process. A file in the contract's own columns is read (parsed, checked against the
+    byte scan) while the registry is still being validated; everything else waits for it."""
+    table = contract.table(name)
+    form = _form(table, path)
+    raw = _read_table(table, path, declared, None, None) if form is None else None
+    shared, scratch = _worker_state()
+    if raw is None:
+        raw = _read_table(table, path, declared, form, shared)
+    return _finish_table(table, raw, form, shared, scratch)
+
+
+@contextlib.contextmanager
+def _stop_workers_on_error(handover, workers: int):
+    """Workers wait for the registry; if it never comes (a table before failed), tell them to stop. A copy no
+    worker took (one failed before asking) must not keep this process from exiting: its queue is not joined."""
+    state = {"sent": False}
+    try:
+        yield state
+    finally:
+        if not state["sent"]:
+            for _ in range(workers):
+                handover.put(None)
+        handover.cancel_join_thread()
+        handover.close()
+
+
+def _work_order(tables: list[contract.Table], paths: dict[str, Path], workers: int) -> list[contract.Table]:
+    """Longest first (bytes, national forms × 3: they are read row by row), so the workers end together; the first
+    of them without a national form, which a worker can read before the registry is there."""
+    cost = {t.name: paths[t.name].stat().st_size * (3 if contract.adapters_for(t.name) else 1) for t in tables}
+    order = sorted(tables, key=lambda t: -cost[t.name])
+    early = [t for t in order if not contract.adapters_for(t.name)][:workers]
+    return early + [t for t in order if t not in early]
+
+
+def _in_order(tables: list[contract.Table]) -> tuple[list[contract.Table], list[contract.Table]]:
+    """(tables to validate first, one after the other: the registry and every table another one references;
+    the rest, which depend only on those and may be validated in any order)."""
+    referenced = {"entities"} | {other for t in tables for _, other, _ in t.references}
+    return [t for t in tables if t.name in referenced], [t for t in tables if t.name not in referenced]
+
+
+def ingest(
+    raw_dir: Path,
+    out_dir: Path,
+    snapshot_date: str | None = None,
+    show_progress: bool = True,
+    workers: int = 1,
+    parallel_min_bytes: int = 0,
+) -> dict:
+    """Validate a raw snapshot directory into ``out_dir``. Raw files are only read, never written.
+
+    With ``workers`` > 1 and at least ``parallel_min_bytes`` of raw files, the tables after the registry (and
+    the tables others reference) are validated by that many worker processes. The outputs are the same bytes
+    whatever the number of workers: each table is validated alone and the results are assembled in the
+    contract's order.
+    """
     raw_dir, out_dir = Path(raw_dir), Path(out_dir)
     if not raw_dir.is_dir():
         raise IngestError(f"{raw_dir}: raw snapshot directory not found")
@@ -177,60 +339,54 @@ def ingest(raw_dir: Path, out_dir: Path, snapshot_date: str | None = None, show_
         ],
         "repairs": [],
     }
-    quarantines = []
-    registry = None
-    names = None  # the registry's names and 注册号, for records that carry no USCC (built after entities)
-    accepted_keys: dict[str, set] = {}
     supplied = [t for t in contract.ALL_TABLES if paths[t.name] is not None]
-    with atomic_directory(out_dir) as scratch, Progress(disable=not show_progress, transient=True) as progress:
+    first, rest = _in_order(supplied)
+    size = sum(paths[t.name].stat().st_size for t in supplied)
+    pool_size = min(workers, len(rest)) if size >= parallel_min_bytes else 1
+    shared = _Shared(snapshot, pseudonymiser)
+    results: dict[str, _TableResult | BaseException] = {}
+    with contextlib.ExitStack() as stack:
+        scratch = stack.enter_context(atomic_directory(out_dir))
+        progress = stack.enter_context(Progress(disable=not show_progress, transient=True))
         task = progress.add_task("validating tables", total=len(supplied))
-        for table in supplied:  # entities first and inspectors before conflicts: later tables reference them
-            d = declared.get(table.name, {})
-            path = paths[table.name]
-            adapter = None
-            if contract.adapters_for(table.name) or adapters.file_kind(path) in ("xls", "xlsx"):
-                adapter = adapters.detect(path, table)  # a national form, or None: the contract's own columns
-            if adapter is None:
-                raw = read_raw(path, table, d.get("rows"), d.get("sha256"))
-            else:
-                raw = adapters.read_adapted(
-                    path,
-                    table,
-                    adapter,
-                    names,
-                    expected_rows=d.get("rows"),
-                    expected_sha256=d.get("sha256"),
-                    pseudonymise=pseudonymiser.pseudonymise_series if pseudonymiser else None,
-                )
-            accepted, quarantine, summary, detail = validate_table(
-                table, raw, snapshot, registry, accepted_keys, pseudonymiser=pseudonymiser
+        futures = {}
+        if pool_size > 1:  # started now, so the workers start Python while the registry is validated
+            context = multiprocessing.get_context("spawn")  # a clean interpreter: no inherited threads or locks
+            handover = context.Queue()
+            pool = stack.enter_context(
+                ProcessPoolExecutor(pool_size, context, initializer=_start_worker, initargs=(handover,))
             )
-            if adapter is not None:
-                summary.update(raw.summary())
-            accepted_keys[table.name] = pd.Index(accepted[table.key[0]]).unique() if len(table.key) == 1 else set()
-            if table.name == "entities":
-                bad, typed = detail["bad"], detail["typed"]
-                quarantined_codes = typed["uscc"][bad].dropna()
-                registry = {
-                    "accepted": pd.Index(accepted["uscc"]).unique(),  # hashed once for every later table
-                    "file": raw.path.name,
-                    "quarantined_rows": dict(
-                        zip(quarantined_codes, detail["row_numbers"][bad][typed["uscc"][bad].notna()], strict=True)
-                    ),
-                }
-                names = matching.RegistryIndex(  # from the names as read, before any masking
-                    accepted,
-                    contract.NAME_VARIANTS,
-                    quarantined=raw.frame[bad].assign(row=detail["row_numbers"][bad]),
-                    registry_file=raw.path.name,
+            stack.callback(pool.shutdown, wait=True, cancel_futures=True)  # on failure, no table not yet begun
+            stopped = stack.enter_context(_stop_workers_on_error(handover, pool_size))
+            for t in _work_order(rest, paths, pool_size):
+                futures[pool.submit(_ingest_in_worker, t.name, paths[t.name], declared.get(t.name, {}))] = t.name
+        for table in first if futures else first + rest:
+            try:
+                results[table.name] = _ingest_table(
+                    table, paths[table.name], declared.get(table.name, {}), shared, scratch
                 )
-            as_read = raw.frame[~detail["bad"]].reset_index(drop=True)  # the same rows, before pseudonymisation
-            accepted, summary["masked_free_text"] = mask_free_text_columns(table, accepted, as_read)
-            write_parquet(accepted, scratch / f"{table.name}.parquet")
-            quarantines.append(quarantine)
-            report["tables"][table.name] = summary
-            report["repairs"] += [f"{table.name}: {r}" for r in summary["repairs"]]
+            except (RawFileError, IngestError) as exc:
+                results[table.name] = exc
+                break  # nothing after a failed registry; the first failure in the contract's order is reported
+            shared.accepted_keys[table.name] = results[table.name].keys
             progress.advance(task)
+        if futures and not any(isinstance(r, BaseException) for r in results.values()):
+            state = pickle.dumps((shared, scratch), protocol=pickle.HIGHEST_PROTOCOL)
+            for _ in range(pool_size):
+                handover.put(state)
+            stopped["sent"] = True
+            for future in as_completed(futures):
+                results[futures[future]] = future.exception() or future.result()
+                progress.advance(task)
+        for table in supplied:  # the first failure in the contract's order, whatever finished first
+            if isinstance(results.get(table.name), BaseException):
+                raise results[table.name]
+        quarantines = []
+        for table in supplied:
+            result = results[table.name]
+            report["tables"][table.name] = result.summary
+            report["repairs"] += [f"{table.name}: {r}" for r in result.summary["repairs"]]
+            quarantines.append(result.quarantine)
         all_q = pd.concat(
             [q for q in quarantines if len(q)] or [pd.DataFrame(columns=QUARANTINE_COLUMNS)], ignore_index=True
         )

@@ -43,7 +43,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from riskclass import codes
+from riskclass import arrowtext, codes
 from riskclass.contract import (
     ADAPTERS_BY_ID,
     MANGLED_LIKE,
@@ -75,6 +75,7 @@ _CODE_LIKE = re.compile(USCC_LIKE)
 _USCC_SHAPE = re.compile(r"[0-9A-Z]{18}")
 _REG_NO_SHAPE = re.compile(r"\d{13}|\d{15}")
 _MANGLED = re.compile(MANGLED_LIKE)
+_AMOUNT_SEPARATORS = re.compile(r"[,，\s]")
 _TIME_OF_DAY = re.compile(r"^(.*?\d)\s*(?:T|\s)\s*\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?$")
 _TITLE_DATE = re.compile(r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})")
 _VALUE_PUNCT = re.compile(r"[\s，,、；;。.]")
@@ -400,12 +401,13 @@ def map_values(text: pd.Series, list_name: str) -> tuple[pd.Series, dict[str, in
 
 def _normalise_dates(text: pd.Series) -> tuple[pd.Series, int]:
     """Cut a time of day (2019-12-31 00:00:00 → 2019-12-31); the contract parses the date styles."""
-    cut = text.str.replace(_TIME_OF_DAY, r"\1", regex=True)
+    cut = arrowtext.python_where(text, ":", lambda v: _TIME_OF_DAY.sub(r"\1", v))  # no time without a colon
     return cut, int((cut != text).sum())
 
 
 def _normalise_amounts(text: pd.Series, scale: float | None) -> tuple[pd.Series, int]:
-    cleaned = text.str.replace(r"[,，\s]", "", regex=True)
+    separators = "[,，" + arrowtext.WHITESPACE_CLASS[1:]  # what Python's [,，\s] matches, for RE2
+    cleaned = arrowtext.python_where(text, separators, lambda v: _AMOUNT_SEPARATORS.sub("", v))
     if scale is None:
         return cleaned, 0
     numbers = pd.to_numeric(cleaned, errors="coerce")
@@ -580,14 +582,14 @@ def _realign_rows(rows, matched, n_named, adapter, notes, repairs) -> tuple[list
 
 def _personal(values: pd.Series, col: SourceColumn, pseudonymise, notes, repairs) -> tuple[pd.Series, np.ndarray]:
     """Keep pseudonymous keys; names and ID numbers are pseudonymised (if a step is given) or dropped."""
-    keep = (values.str.fullmatch(_PSEUDONYM.pattern) | (values == "")).to_numpy(dtype=bool)
+    keep = arrowtext.regex_mask(values, f"^(?:{_PSEUDONYM.pattern})?$")
     dropped = ~keep
     if not dropped.any():
         return values, dropped
     values = values.copy()
     if col.target and pseudonymise is not None:
         keys = pd.Series(pseudonymise(values[dropped]).to_numpy(), dtype=object).fillna("").astype(str)
-        keyed = keys.str.fullmatch(_PSEUDONYM.pattern).to_numpy(dtype=bool)
+        keyed = arrowtext.regex_mask(keys, f"^{_PSEUDONYM.pattern}$")
         values[dropped] = np.where(keyed, keys, "")  # what the step could not pseudonymise is dropped
         notes.append(
             f"{col.label}: {int(keyed.sum())} value(s) pseudonymised, {int((~keyed).sum())} dropped as personal "
@@ -705,7 +707,7 @@ def adapt(
     source: dict[int, pd.Series] = {}
     marks: dict[str, int] = {}
     for pos in matched:
-        raw = pd.Series([g[pos] for g in grid], dtype=object).str.strip() if n else pd.Series([], dtype=object)
+        raw = arrowtext.strip(pd.Series([g[pos] for g in grid], dtype=object))
         is_null = raw.isin(_NULLS)
         for mark, count in raw[is_null].value_counts().items():
             marks[mark] = marks.get(mark, 0) + int(count)
@@ -724,9 +726,10 @@ def adapt(
         if col.identity in ("name", "reg_no"):
             identity[col.identity] = values.to_numpy()
         elif col.identity == "code":  # USCC or 注册号 in one column: 注册号 (and mangled codes) go to matching
-            is_reg = (values.str.fullmatch(_REG_NO_SHAPE.pattern) | values.str.fullmatch(_MANGLED.pattern)).to_numpy(
-                dtype=bool
-            )
+            is_reg = arrowtext.regex_mask(values, r"^[\pN+\-.,Ee]+$")  # candidates: Python's \d is any Nd digit
+            is_reg[is_reg] = [
+                bool(_REG_NO_SHAPE.fullmatch(v) or _MANGLED.fullmatch(v)) for v in values.to_numpy(dtype=object)[is_reg]
+            ]
             identity.loc[is_reg, "reg_no"] = values[is_reg].to_numpy()
             values = values.where(~is_reg, "")
             if is_reg.any():
@@ -936,7 +939,7 @@ def read_adapted(
         if (reused > 1).any():
             prov.notes.append(f"{int((reused > 1).sum())} decision number(s) name several entities (joint decisions)")
     for column in frame.columns:
-        frame[column] = frame[column].astype(str).str.strip()
+        frame[column] = arrowtext.strip(frame[column].astype(str))
     return AdaptedFile(
         path=path,
         frame=frame.reset_index(drop=True),

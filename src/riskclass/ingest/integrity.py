@@ -82,6 +82,7 @@ class Scan:
     terminated: bool  # the last record ends with a line break
     nul: np.ndarray  # offsets of NUL bytes
     first_suspect_quote: int | None  # first quote RFC 4180 does not allow there (a hint for messages)
+    quoted_line_breaks: int = 0  # line breaks inside quoted fields (a parser must be told values hold them)
 
     def record_of(self, offsets: np.ndarray) -> np.ndarray:
         return np.searchsorted(self.starts, offsets, side="right") - 1
@@ -214,6 +215,7 @@ def scan_records(buf: bytes, encoding: str = "utf-8", chunk: int = SCAN_CHUNK) -
         terminated=terminated,
         nul=np.concatenate(nuls) if nuls else np.zeros(0, dtype=np.int64),
         first_suspect_quote=suspect,
+        quoted_line_breaks=sum(len(x) for x in inside_lfs),
     )
 
 

@@ -29,7 +29,9 @@ import unicodedata
 
 import numpy as np
 import pandas as pd
+import pyarrow.compute as pc
 
+from riskclass import arrowtext
 from riskclass import uscc as uscc_codes
 from riskclass.contract import MANGLED_LIKE
 
@@ -65,47 +67,38 @@ def _per_unique(values: pd.Series, function) -> np.ndarray:
 
 def normalise_name(name: str, variants=()) -> str:
     """NFKC (full-width → half-width), no spaces or brackets, lower case, legal-form variants replaced."""
-    return _normaliser(variants)(name)
+    return normalise_names(pd.Series([name], dtype=object), variants).iloc[0]
 
 
-def _normaliser(variants):
-    pairs = _variant_pairs(variants)
-
-    def one(name: str) -> str:
-        value = _STRIP.sub("", unicodedata.normalize("NFKC", name)).lower()
-        for variant, canonical in pairs:
-            if variant in value:
-                value = value.replace(variant, canonical)
-        return value
-
-    return one
+_RE2_STRIP = "[()（）\\[\\]【】〔〕" + arrowtext.WHITESPACE_CLASS[1:]  # _STRIP for RE2 (Python's \s spelt out)
 
 
 def normalise_names(names: pd.Series, variants=()) -> pd.Series:
-    """``normalise_name`` of every value (computed once per distinct value)."""
-    return pd.Series(_per_unique(names, _normaliser(variants)), index=names.index, dtype=object)
+    """``normalise_name`` of every value, in Arrow (missing values as "")."""
+    value = pc.utf8_normalize(arrowtext.to_arrow(names.fillna("").astype(str)), "NFKC")
+    value = pc.utf8_lower(pc.replace_substring_regex(value, _RE2_STRIP, ""))
+    for variant, canonical in _variant_pairs(variants):  # longest first, as str.replace one after the other
+        value = pc.replace_substring(value, variant, canonical)
+    return pd.Series(arrowtext.to_objects(value), index=names.index, dtype=object)
+
+
+def _without_spaces(values: pd.Series) -> pd.Series:
+    """NFKC, without whitespace (codes and names as compared)."""
+    value = pc.utf8_normalize(arrowtext.to_arrow(values.fillna("").astype(str)), "NFKC")
+    value = pc.replace_substring_regex(value, arrowtext.WHITESPACE_CLASS, "")
+    return pd.Series(arrowtext.to_objects(value), index=values.index, dtype=object)
 
 
 def _name_parts(names: pd.Series, variants) -> tuple[pd.Series, pd.Series, pd.Series]:
-    """(cleaned text, shape, normalised name) of every name, in one pass over the distinct names."""
-    text = names.to_numpy(dtype=object)
-    codes, uniques = pd.factorize(text)
-    normalise = _normaliser(variants)
-    clean, shape, key = [], [], []
-    for u in uniques:
-        c = _SPACE.sub("", unicodedata.normalize("NFKC", u))
-        clean.append(c)
-        shape.append(_shape(c))
-        key.append(normalise(u))
-    take = (lambda values: np.array(values, dtype=object)[codes]) if len(uniques) else (lambda v: text)
-    return tuple(pd.Series(take(v), dtype=object) for v in (clean, shape, key))
+    """(cleaned text, shape, normalised name) of every name."""
+    names = names.reset_index(drop=True)
+    clean = _without_spaces(names)
+    return clean, pd.Series(_per_unique(clean, _shape), dtype=object), normalise_names(names, variants)
 
 
 def _clean_codes(codes: pd.Series) -> pd.Series:
     """Codes compared after NFKC, without spaces."""
-    return pd.Series(
-        _per_unique(codes, lambda v: _SPACE.sub("", unicodedata.normalize("NFKC", v))), index=codes.index, dtype=object
-    )
+    return _without_spaces(codes)
 
 
 def _shape(value: str) -> str:
@@ -177,7 +170,7 @@ class RegistryIndex:
 def _series(frame: pd.DataFrame, column: str) -> pd.Series:
     if column not in frame:
         return pd.Series([""] * len(frame), dtype=object)
-    return frame[column].fillna("").astype(str).str.strip().reset_index(drop=True)
+    return arrowtext.strip(frame[column].fillna("").astype(str)).reset_index(drop=True)
 
 
 def _candidates_message(what: str, value: str, usccs: list[str]) -> str:

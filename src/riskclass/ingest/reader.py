@@ -4,29 +4,35 @@ Every problem with a whole file raises ``RawFileError`` naming the file and the 
 with single records or values are left to the rules, which quarantine the record.
 
 A CSV file is read once into memory and looked at twice: ``integrity.scan_records`` finds its
-records on the bytes (quote-aware, independent of any parser), then the parser reads the data
-records and must return exactly those records, or the file is refused naming the first line where
-they differ. Record-level findings (wrong field count, NUL byte, oversized field, a last line without
+records on the bytes (quote-aware, independent of any parser), then Arrow's multi-threaded CSV parser
+reads the data records, grouped by the number of fields the scan found in them, and must return
+exactly those records, or the file is refused naming the first line where they differ. Values are
+trimmed in Arrow (the characters ``str.strip()`` removes) before they become Python strings.
+
+Record-level findings (wrong field count, NUL byte, oversized field, a last line without
 line break) quarantine single records with their original raw line; blank lines are skipped and
 counted; a trailing delimiter on every row is dropped with the repair stated in the report.
 """
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from riskclass import arrowtext
 from riskclass.contract import Table
 from riskclass.ingest import integrity
 from riskclass.ingest.integrity import MAX_FIELD_CHARS, Refusal, Scan
 
 ENCODINGS = ("utf-8-sig", "utf-8", "gb18030")
-_SAMPLE_CHECKS = 64  # parsed rows compared field by field with the scanned records, besides the count
+_SAMPLE_CHECKS = 64  # parsed rows whose first field is compared with the scanned record's, besides the count
+_PARSE_BLOCK = 1 << 22  # bytes per block of the Arrow parser (raised for a group holding a longer record)
 
 
 class RawFileError(Exception):
@@ -35,6 +41,9 @@ class RawFileError(Exception):
     def __init__(self, path: Path, problem: str):
         super().__init__(f"{path}: {problem}")
         self.path, self.problem = path, problem
+
+    def __reduce__(self):  # raised in a worker process, it crosses back to the parent by pickling
+        return (RawFileError, (self.path, self.problem))
 
 
 @dataclass
@@ -117,7 +126,9 @@ def _match_header(names: list[str], table: Table) -> tuple[dict[str, str], int]:
     return mapping, len(set(mapping.values()))
 
 
-def _finish(path: Path, raw: pd.DataFrame, table: Table, encoding: str | None, header_line: int) -> RawFile:
+def _finish(
+    path: Path, raw: pd.DataFrame, table: Table, encoding: str | None, header_line: int, stripped: bool = False
+) -> RawFile:
     mapping, _ = _match_header(list(raw.columns), table)
     duplicated = [c for c in set(mapping.values()) if list(mapping.values()).count(c) > 1]
     if duplicated:
@@ -129,7 +140,9 @@ def _finish(path: Path, raw: pd.DataFrame, table: Table, encoding: str | None, h
     frame = raw.rename(columns=mapping)[[c for c in table.column_names if c not in missing]]
     for c in missing:
         frame[c] = ""
-    frame = frame[table.column_names].apply(lambda s: s.str.strip())
+    frame = frame[table.column_names]
+    if not stripped:
+        frame = frame.apply(arrowtext.strip)
     ignored = [c for c in raw.columns if c not in mapping]
     return RawFile(path, frame.reset_index(drop=True), encoding, header_line, ignored, missing)
 
@@ -153,42 +166,82 @@ def _unique_names(names: list[str]) -> list[str]:
     return out
 
 
-class _View(io.RawIOBase):
-    """A read-only file over part of a buffer, so the parser reads the data records without a copy."""
-
-    def __init__(self, view: memoryview):
-        self._view, self._pos = view, 0
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, b) -> int:
-        n = min(len(b), len(self._view) - self._pos)
-        b[:n] = self._view[self._pos : self._pos + n]
-        self._pos += n
-        return n
+def _record_bytes(buf: bytes, scan: Scan, records: np.ndarray, encoding: str) -> bytes:
+    """The bytes of ``records`` (scan indices, ascending) with their line breaks, as UTF-8 for the parser."""
+    runs = np.flatnonzero(np.diff(records) != 1) + 1  # consecutive records are one slice of the buffer
+    firsts, lasts = records[np.r_[0, runs]], records[np.r_[runs - 1, len(records) - 1]]
+    ends = np.minimum(scan.ends[lasts] + 1, len(buf))
+    if len(firsts) == 1:
+        data = memoryview(buf)[int(scan.starts[firsts[0]]) : int(ends[0])]
+    else:
+        data = b"".join(buf[int(a) : int(b)] for a, b in zip(scan.starts[firsts], ends, strict=True))
+    if encoding == "gb18030":  # the parser reads UTF-8 only
+        return bytes(data).decode("gb18030").encode("utf-8")
+    return data
 
 
-def _parse(buf: bytes, start: int, encoding: str, width: int, keep: int) -> pd.DataFrame:
-    """The parser's reading of the data records: ``width`` fields named 0.., the first ``keep`` kept.
+def _parse_group(data, fields: int, keep: int, quoted_line_breaks: bool, longest: int) -> tuple[pa.Table, int]:
+    """Arrow's reading of records that all have ``fields`` fields: the first ``keep`` columns as untrimmed text,
+    and how many records the parser read (rows it finds malformed are counted, not returned)."""
+    malformed = []
 
-    Naming as many fields as the widest record has means the parser never drops, skips or
-    re-indexes a record with too many fields (pandas does all three, depending on the first row).
-    """
-    handle = io.BufferedReader(_View(memoryview(buf)[start:]), buffer_size=1 << 20)
-    return pd.read_csv(
-        handle,
-        encoding="utf-8" if encoding == "utf-8-sig" else encoding,
-        header=None,
-        names=list(range(width)),
-        usecols=list(range(keep)),
-        dtype=str,
-        na_filter=False,
-        skip_blank_lines=True,
-        quotechar='"',
-        doublequote=True,
-        engine="c",
+    def count_malformed(row) -> str:
+        malformed.append(row.number)
+        return "skip"
+
+    names = [str(i) for i in range(fields)]
+    block = max(_PARSE_BLOCK, 2 * longest + 2)  # a record must fit in a block
+    table = pacsv.read_csv(
+        pa.py_buffer(data),
+        read_options=pacsv.ReadOptions(column_names=names, block_size=block, use_threads=True),
+        parse_options=pacsv.ParseOptions(
+            delimiter=",",
+            quote_char='"',
+            double_quote=True,
+            escape_char=False,
+            newlines_in_values=quoted_line_breaks,
+            ignore_empty_lines=False,
+            invalid_row_handler=count_malformed,
+        ),
+        convert_options=pacsv.ConvertOptions(
+            include_columns=names[: min(fields, keep)],
+            column_types={n: pa.string() for n in names},
+            strings_can_be_null=False,
+            quoted_strings_can_be_null=False,
+            null_values=[],
+            check_utf8=True,
+        ),
     )
+    return table, table.num_rows + len(malformed)
+
+
+def _parse(path: Path, buf: bytes, scan: Scan, records: np.ndarray, encoding: str, keep: int) -> dict[int, np.ndarray]:
+    """The parser's reading of the data records: ``keep`` columns of trimmed text, one row per record.
+
+    Records go to the parser grouped by the number of fields the scan counted in them, so a record with
+    too many or too few fields can neither shift its neighbours nor be dropped: each group must come back
+    as exactly its records (``_verify``). Fields a short record lacks are empty; fields beyond ``keep``
+    are not kept.
+    """
+    n = len(records)
+    columns = {i: np.full(n, "", dtype=object) for i in range(keep)}
+    fields = scan.fields[records]
+    sizes = scan.ends[records] - scan.starts[records]
+    for width in np.unique(fields):
+        group = np.flatnonzero(fields == width)
+        data = _record_bytes(buf, scan, records[group], encoding)
+        try:
+            table, read = _parse_group(data, int(width), keep, scan.quoted_line_breaks > 0, int(sizes[group].max()))
+        except pa.ArrowInvalid as exc:
+            raise RawFileError(path, f"the CSV parser cannot read the records the byte scan finds ({exc})") from None
+        _verify(path, buf, scan, records[group], read, table.column(0), encoding)
+        for i in range(min(int(width), keep)):
+            values = arrowtext.to_objects(arrowtext.trim(table.column(i)))
+            if len(group) == n:
+                columns[i] = values
+            else:
+                columns[i][group] = values
+    return columns
 
 
 def check_declared_sha256(path: Path, digest: str, expected_sha256: str | None) -> None:
@@ -254,15 +307,12 @@ def _read_records(
         parse_buf = buf.replace(b"\x00", b"\x1a")  # SUB: never part of a UTF-8 or GB18030 character
 
     if n:
-        start = int(scan.starts[records[0]])
-        parsed = _parse(parse_buf, start, encoding, max(int(fields.max()), keep), keep)
-        _verify(path, buf, scan, records, parsed, encoding)
-        parsed.columns = names
+        columns = _parse(path, parse_buf, scan, records, encoding, keep)
+        parsed = pd.DataFrame({name: columns[i] for i, name in enumerate(names)})
     else:
         parsed = pd.DataFrame({c: pd.Series([], dtype=object) for c in names})
 
     findings: list[RecordFinding] = []
-    position = {int(r): p for p, r in enumerate(records)}
 
     bad_shape = np.flatnonzero(~conform)
     if len(bad_shape):
@@ -282,9 +332,9 @@ def _read_records(
     if len(nul_records):
         rows, columns, messages = [], [], []
         for r in nul_records:
-            if int(r) not in position:
+            p = int(np.searchsorted(records, r))
+            if p == n or records[p] != r:
                 continue  # a NUL in the title or header row: not a record
-            p = position[int(r)]
             offset = int(scan.nul[np.searchsorted(scan.nul, scan.starts[r])])
             k = integrity.field_index(buf, scan, int(r), offset)
             col = names[k] if k < len(names) else ""
@@ -326,7 +376,7 @@ def _read_records(
             )
         )
 
-    result = _finish(path, parsed, table, encoding, header_line)
+    result = _finish(path, parsed, table, encoding, header_line, stripped=True)
     mapping = _match_header(list(parsed.columns), table)[0]
     for f in findings:  # findings name the contract column when the field is one, else the whole record ("")
         f.column = mapping.get(f.column, "")
@@ -362,18 +412,25 @@ def _row_shape(names: list[str], fields: np.ndarray, trailing: np.ndarray, n: in
     return h, h, []
 
 
-def _verify(path: Path, buf: bytes, scan: Scan, records: np.ndarray, parsed: pd.DataFrame, encoding: str) -> None:
-    """The parser must have returned exactly the scanned records: same count, same first field at samples."""
+def _verify(
+    path: Path, buf: bytes, scan: Scan, records: np.ndarray, read: int, firsts: pa.ChunkedArray, encoding: str
+) -> None:
+    """The parser must have read exactly the scanned ``records``: same count, same first field at samples.
+
+    ``read`` counts every record the parser found (also those it found malformed), ``firsts`` holds the first
+    field of the rows it returned.
+    """
     n = len(records)
-    same = len(parsed) == n
+    same = read == n == len(firsts)
     if same:
         sample = np.unique(np.linspace(0, n - 1, min(n, _SAMPLE_CHECKS)).astype(np.int64))
-        same = all(_first_field(buf, scan, int(records[p]), encoding) == parsed.iat[p, 0] for p in sample)
+        same = all(_first_field(buf, scan, int(records[p]), encoding) == firsts[int(p)].as_py() for p in sample)
     if same:
         return
+    parsed = firsts.to_pylist()
     first = _first_difference(buf, scan, records, parsed, encoding)
     if first == 0:
-        where = f"they differ from the first data record on line {int(scan.lines[records[0]])}"
+        where = f"they differ from the first of these records, on line {int(scan.lines[records[0]])}"
     else:
         before = int(records[first - 1])
         where = (
@@ -386,7 +443,7 @@ def _verify(path: Path, buf: bytes, scan: Scan, records: np.ndarray, parsed: pd.
             else "the scan finds no further record"
         )
         if first < len(parsed):
-            where += f", the parser's next row begins {str(parsed.iat[first, 0])[:40]!r}"
+            where += f", the parser's next row begins {str(parsed[first])[:40]!r}"
     hint = ""
     if scan.first_suspect_quote is not None:
         q = scan.first_suspect_quote
@@ -394,10 +451,11 @@ def _verify(path: Path, buf: bytes, scan: Scan, records: np.ndarray, parsed: pd.
             f"; a quote RFC 4180 does not allow there stands on line {integrity.line_of(buf, q)} "
             f"{integrity.excerpt(buf, q, encoding)}"
         )
+    width = int(scan.fields[records[0]])
     raise RawFileError(
         path,
-        f"the CSV parser read {len(parsed):,} records, a byte scan of the file counts {n:,}; {where}{hint}. "
-        "The records cannot be trusted (a stray quote or a damaged line?)",
+        f"the CSV parser read {read:,} records where a byte scan of the file finds {n:,} records of {width} fields; "
+        f"{where}{hint}. The records cannot be trusted (a stray quote or a damaged line?)",
     )
 
 
@@ -407,11 +465,10 @@ def _first_field(buf: bytes, scan: Scan, i: int, encoding: str) -> str:
     return values[0] if values else ""
 
 
-def _first_difference(buf: bytes, scan: Scan, records: np.ndarray, parsed: pd.DataFrame, encoding: str) -> int:
-    """The first data record whose first field the parser read differently (only when refusing)."""
-    firsts = parsed.iloc[:, 0].tolist()
+def _first_difference(buf: bytes, scan: Scan, records: np.ndarray, parsed: list[str], encoding: str) -> int:
+    """The first record whose first field the parser read differently (only when refusing)."""
     for p, r in enumerate(records):
-        if p >= len(firsts) or _first_field(buf, scan, int(r), encoding) != firsts[p]:
+        if p >= len(parsed) or _first_field(buf, scan, int(r), encoding) != parsed[p]:
             return p
     return len(records)
 

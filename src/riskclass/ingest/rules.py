@@ -12,8 +12,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
-from riskclass import codes, uscc
+from riskclass import arrowtext, codes, uscc
 from riskclass.contract import Column, Table
 from riskclass.personal import Pseudonymiser, replace_column
 
@@ -112,23 +114,49 @@ class Findings:
         return pd.concat(parts, ignore_index=True)
 
 
-def parse_dates(text: pd.Series) -> pd.Series:
-    """2020-12-11, 2020/12/11, 2020年12月11日 (digits may be unpadded) or 20201211 → datetime64; else NaT."""
+def parse_dates(text: pd.Series, empty: np.ndarray | None = None) -> pd.Series:
+    """2020-12-11, 2020/12/11, 2020年12月11日 (digits may be unpadded) or 20201211 → datetime64; else NaT.
+    ``empty``: ``text == ""``, if the caller has it."""
     fast = pd.to_datetime(text, format="%Y-%m-%d", errors="coerce")  # the common case, in one pass
-    slow = fast.isna() & (text != "")
+    slow = fast.isna() & ~(empty if empty is not None else (text == "").to_numpy())
     if slow.any():
         fast[slow] = _parse_other_dates(text[slow])
     return fast
 
 
+_DATE_REWRITES = (  # RE2, in order: separators to '-', 20201211 split, one-digit month and day padded
+    (r"[年月/.]", "-"),
+    (r"日", ""),
+    (r"^([0-9]{4})([0-9]{2})([0-9]{2})$", r"\1-\2-\3"),
+    (r"^([0-9]{4})-([0-9])-", r"\1-0\2-"),
+    (r"^([0-9]{4}-[0-9]{2})-([0-9])$", r"\1-0\2"),
+)
+
+
 def _parse_other_dates(text: pd.Series) -> pd.Series:
-    s = text.str.replace("年", "-", regex=False).str.replace("月", "-", regex=False)
-    s = s.str.replace("日", "", regex=False).str.replace("/", "-", regex=False).str.replace(".", "-", regex=False)
-    compact = s.str.fullmatch(r"\d{8}")
-    s = s.where(~compact, s.str[:4] + "-" + s.str[4:6] + "-" + s.str[6:8])
-    parts = s.str.extract(r"^(\d{4})-(\d{1,2})-(\d{1,2})$")
-    iso = parts[0] + "-" + parts[1].str.zfill(2) + "-" + parts[2].str.zfill(2)
-    return pd.to_datetime(iso, format="%Y-%m-%d", errors="coerce")
+    arr = arrowtext.to_arrow(text)
+    for pattern, replacement in _DATE_REWRITES:
+        arr = pc.replace_substring_regex(arr, pattern, replacement)
+    iso = pc.if_else(pc.match_substring_regex(arr, r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"), arr, None)
+    return pd.to_datetime(pd.Series(arrowtext.to_objects(iso), index=text.index), format="%Y-%m-%d", errors="coerce")
+
+
+# Plain decimals (at most 15 significant digits) Arrow parses to the same float as pandas; the rest go to pandas
+_PLAIN_NUMBER = r"^[+-]?[0-9]{1,9}(\.[0-9]{1,6})?$"
+
+
+def parse_numbers(text: pd.Series, empty: np.ndarray | None = None) -> pd.Series:
+    """``pd.to_numeric`` of the text without thousands separators (1,234.5), as float64; NaN where not a number.
+    ``empty``: ``text == ""``, if the caller has it."""
+    arr = arrowtext.to_arrow(text)
+    plain = pc.match_substring_regex(arr, _PLAIN_NUMBER).fill_null(False)
+    numbers = pc.cast(pc.if_else(plain, arr, None), pa.float64()).to_numpy(zero_copy_only=False)
+    empty = empty if empty is not None else (text == "").to_numpy()
+    rest = np.flatnonzero(~plain.to_numpy(zero_copy_only=False) & ~empty)
+    if len(rest):
+        other = arrowtext.remove(text.iloc[rest], ",")
+        numbers[rest] = pd.to_numeric(other, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+    return pd.Series(numbers, index=text.index)
 
 
 def _code_lookup(list_name: str) -> dict[str, str]:
@@ -173,7 +201,7 @@ def check_column(col: Column, text: pd.Series, snapshot: pd.Timestamp, found: Fi
             found.add(bad, col.name, rule, message)
         return text.where(present & (outcome == uscc.OK), None).astype(object)
     if kind == "pseudonym":
-        ok = text.str.match(_PSEUDONYM).to_numpy(dtype=bool)
+        ok = arrowtext.regex_mask(text, _PSEUDONYM.pattern)
         found.add(present & ~ok, col.name, "pseudonym_format")
         return text.where(present, None).astype(object)
     if kind == "code":
@@ -205,7 +233,7 @@ def check_column(col: Column, text: pd.Series, snapshot: pd.Timestamp, found: Fi
         found.add(present & ~ok, col.name, "unknown_division")
         return text.where(present, None).astype(object)
     if kind == "date":
-        parsed = parse_dates(text)
+        parsed = parse_dates(text, empty)
         bad = present & parsed.isna().to_numpy()
         found.add(bad, col.name, "invalid_date")
         if not col.future_ok:
@@ -217,7 +245,7 @@ def check_column(col: Column, text: pd.Series, snapshot: pd.Timestamp, found: Fi
             )
         return parsed.astype("datetime64[ms]")
     if kind in ("float", "int"):
-        number = pd.to_numeric(text.str.replace(",", "", regex=False), errors="coerce")
+        number = parse_numbers(text, empty)
         found.add(present & number.isna().to_numpy(), col.name, "not_a_number")
         if kind == "int":
             found.add((number.notna() & (number != number.round())).to_numpy(), col.name, "not_an_integer")
@@ -335,21 +363,20 @@ def check_duplicates(
     """Among rows that pass every other rule, the first occurrence of a key wins."""
     candidates = np.flatnonzero(~bad)
     keys = text.iloc[candidates][list(table.key)]
-    dup = keys.duplicated(keep="first").to_numpy()
+    group = keys.groupby(list(table.key), sort=False, dropna=False).ngroup().to_numpy()  # 0, 1, ... as first seen
+    first_of_group = np.unique(group, return_index=True)[1]
+    dup = first_of_group[group] != np.arange(len(group))
     if not dup.any():
         return
-    first_pos = keys.reset_index(drop=True).groupby(list(table.key), sort=False).ngroup().to_numpy()
-    first_row = pd.Series(candidates).groupby(first_pos).transform("first").to_numpy()
+    first_row = candidates[first_of_group[group]]
     rows = candidates[dup]
+    key_values = keys.to_numpy(dtype=object)[dup]
     found.add(
         rows,
         table.key[0],
         "duplicate_key",
         np.array(
-            [
-                f"same key {tuple(text.iloc[r][list(table.key)])} as row {row_numbers[f]}"
-                for r, f in zip(rows, first_row[dup], strict=True)
-            ],
+            [f"same key {tuple(k)} as row {row_numbers[f]}" for k, f in zip(key_values, first_row[dup], strict=True)],
             dtype=object,
         ),
     )
