@@ -68,11 +68,6 @@ def regex_mask(values: pd.Series | np.ndarray, pattern: str) -> np.ndarray:
     return hit.fill_null(False).to_numpy(zero_copy_only=False).astype(bool)
 
 
-def empty_mask(values: pd.Series) -> np.ndarray:
-    """``values == ""`` as a numpy mask."""
-    return pc.equal(to_arrow(values), "").fill_null(False).to_numpy(zero_copy_only=False).astype(bool)
-
-
 def python_where(values: pd.Series, candidates: str, function) -> pd.Series:
     """``values.map(function)`` on the values the RE2 pattern ``candidates`` matches, the rest unchanged.
 

@@ -81,13 +81,15 @@ def validate_table(
     table: contract.Table,
     raw,
     snapshot: pd.Timestamp,
-    registry: dict | None,
-    accepted_keys: dict | None = None,
+    registry: dict | Callable[[], dict | None] | None,
+    accepted_keys: dict | Callable[[], dict] | None = None,
     extra_rules: Callable[[pd.DataFrame, Findings], None] | None = None,
     pseudonymiser: Pseudonymiser | None = None,
 ):
     """Validate one raw table. Returns (accepted typed frame, quarantine frame, summary dict, detail).
 
+    ``registry`` and ``accepted_keys`` may be given as functions: they are called only when the table refers
+    to them, after every rule of its own columns (a worker process checks those before the registry arrives).
     ``extra_rules(typed, found)`` adds checks a caller knows of (e.g. results against their plan).
     """
     clear = raw.frame  # as read: quarantine records are built from it, then redacted
@@ -98,10 +100,12 @@ def validate_table(
         found.add(finding.rows, finding.column, finding.rule, finding.message)
     typed = pd.DataFrame({col.name: check_column(col, text[col.name], snapshot, found) for col in table.columns})
     check_table_rules(table, typed, text, found)
+    registry = registry() if callable(registry) and table.references_entities else registry
     if table.references_entities and registry is not None:
         check_references(typed, registry["accepted"], registry["quarantined_rows"], registry["file"], found)
     if table.references:
-        check_table_references(table, typed, accepted_keys or {}, found)
+        keys = accepted_keys() if callable(accepted_keys) else accepted_keys
+        check_table_references(table, typed, keys or {}, found)
     if extra_rules is not None:
         extra_rules(typed, found)
     row_numbers = raw.row_numbers().to_numpy()
@@ -179,15 +183,15 @@ def _form(table: contract.Table, path: Path) -> adapters.Adapter | None:
     return None
 
 
-def _read_table(table: contract.Table, path: Path, declared: dict, form, shared: _Shared | None):
-    """The raw table; a national form needs ``shared`` (its records are linked to the registry as they are read)."""
+def _read_table(table: contract.Table, path: Path, declared: dict, form, shared: _Shared):
+    """The raw table; records of a national form are linked to the registry (``shared.names``) once read."""
     if form is None:
         return read_raw(path, table, declared.get("rows"), declared.get("sha256"))
     return adapters.read_adapted(
         path,
         table,
         form,
-        shared.names,
+        lambda: shared.names,
         expected_rows=declared.get("rows"),
         expected_sha256=declared.get("sha256"),
         pseudonymise=shared.pseudonymiser.pseudonymise_series if shared.pseudonymiser else None,
@@ -197,7 +201,12 @@ def _read_table(table: contract.Table, path: Path, declared: dict, form, shared:
 def _finish_table(table: contract.Table, raw, form, shared: _Shared, scratch: Path) -> _TableResult:
     """Validate and write one read table; for ``entities`` also build the registry into ``shared``."""
     accepted, quarantine, summary, detail = validate_table(
-        table, raw, shared.snapshot, shared.registry, shared.accepted_keys, pseudonymiser=shared.pseudonymiser
+        table,
+        raw,
+        shared.snapshot,
+        lambda: shared.registry,
+        lambda: shared.accepted_keys,
+        pseudonymiser=shared.pseudonymiser,
     )
     if form is not None:
         summary.update(raw.summary())
@@ -205,19 +214,19 @@ def _finish_table(table: contract.Table, raw, form, shared: _Shared, scratch: Pa
     if table.name == "entities":
         bad, typed = detail["bad"], detail["typed"]
         quarantined_codes = typed["uscc"][bad].dropna()
-        shared.registry = {
-            "accepted": pd.Index(accepted["uscc"]).unique(),  # hashed once for every later table
-            "file": raw.path.name,
-            "quarantined_rows": dict(
-                zip(quarantined_codes, detail["row_numbers"][bad][typed["uscc"][bad].notna()], strict=True)
-            ),
-        }
         shared.names = matching.RegistryIndex(  # from the names as read, before any masking
             accepted,
             contract.NAME_VARIANTS,
             quarantined=raw.frame[bad].assign(row=detail["row_numbers"][bad]),
             registry_file=raw.path.name,
         )
+        shared.registry = {
+            "accepted": shared.names.usccs,  # the accepted USCCs, hashed once for every later table
+            "file": raw.path.name,
+            "quarantined_rows": dict(
+                zip(quarantined_codes, detail["row_numbers"][bad][typed["uscc"][bad].notna()], strict=True)
+            ),
+        }
     as_read = raw.frame[~detail["bad"]].reset_index(drop=True)  # the same rows, before pseudonymisation
     accepted, summary["masked_free_text"] = mask_free_text_columns(table, accepted, as_read)
     write_parquet(accepted, scratch / f"{table.name}.parquet")
@@ -230,39 +239,45 @@ def _ingest_table(table: contract.Table, path: Path, declared: dict, shared: _Sh
 
 
 WORKER_NICENESS = 10
-_WORKER: dict = {}  # in a worker process: the queue the parent hands its state over by, then that state
+_WORKER: dict = {}  # in a worker process: the handover queue, the output folder, what is known from the start
 
 
-def _start_worker(handover) -> None:
+def _start_worker(handover, scratch: Path, snapshot: pd.Timestamp, pseudonymiser: Pseudonymiser | None) -> None:
     # below the parent's priority: while the parent validates the registry (on which every worker waits), the
-    # workers' reading ahead takes only the CPU time the parent leaves
+    # workers' work ahead takes only the CPU time the parent leaves
     os.nice(WORKER_NICENESS)
-    _WORKER["handover"] = handover
+    _WORKER.update(handover=handover, scratch=scratch, shared=_Pending(snapshot, pseudonymiser))
 
 
-def _worker_state() -> tuple[_Shared, Path]:
+class _Pending:
+    """A worker's ``_Shared`` before the parent's handover: the snapshot and the pseudonymiser at once; the
+    registry, the name index and the accepted keys are waited for the first time one of them is used. So a
+    worker reads a file and checks its own columns while the parent still validates the registry."""
+
+    def __init__(self, snapshot: pd.Timestamp, pseudonymiser: Pseudonymiser | None):
+        self.snapshot, self.pseudonymiser = snapshot, pseudonymiser
+
+    def __getattr__(self, name: str):  # only for what __init__ did not set
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return getattr(_handed_over(), name)
+
+
+def _handed_over() -> _Shared:
     """What the tables validated before hand over (pickled once by the parent); waits for it the first time."""
-    if "shared" not in _WORKER and not _WORKER.get("stopped"):
+    if "handed_over" not in _WORKER and not _WORKER.get("stopped"):
         state = _WORKER["handover"].get()
         if state is None:
             _WORKER["stopped"] = True
         else:
-            _WORKER["shared"], _WORKER["scratch"] = pickle.loads(state)
+            _WORKER["handed_over"] = pickle.loads(state)
     if _WORKER.get("stopped"):
         raise IngestError("ingest stopped before this table (a table before it failed)")
-    return _WORKER["shared"], _WORKER["scratch"]
+    return _WORKER["handed_over"]
 
 
 def _ingest_in_worker(name: str, path: Path, declared: dict) -> _TableResult:
-    """One table in a worker process. A file in the contract's own columns is read (parsed, checked against the
-    byte scan) while the registry is still being validated; everything else waits for it."""
-    table = contract.table(name)
-    form = _form(table, path)
-    raw = _read_table(table, path, declared, None, None) if form is None else None
-    shared, scratch = _worker_state()
-    if raw is None:
-        raw = _read_table(table, path, declared, form, shared)
-    return _finish_table(table, raw, form, shared, scratch)
+    return _ingest_table(contract.table(name), path, declared, _WORKER["shared"], _WORKER["scratch"])
 
 
 @contextlib.contextmanager
@@ -281,8 +296,9 @@ def _stop_workers_on_error(handover, workers: int):
 
 
 def _work_order(tables: list[contract.Table], paths: dict[str, Path], workers: int) -> list[contract.Table]:
-    """Longest first (bytes, national forms × 3: they are read row by row), so the workers end together; the first
-    of them without a national form, which a worker can read before the registry is there."""
+    """Longest first (bytes; national forms × 3, as they are read row by row), so the workers end together; but
+    first the largest files in the contract's own columns: everything up to their references (reading, column
+    rules) is done before the registry arrives, which keeps the workers busy while the parent validates it."""
     cost = {t.name: paths[t.name].stat().st_size * (3 if contract.adapters_for(t.name) else 1) for t in tables}
     order = sorted(tables, key=lambda t: -cost[t.name])
     early = [t for t in order if not contract.adapters_for(t.name)][:workers]
@@ -354,7 +370,12 @@ def ingest(
             context = multiprocessing.get_context("spawn")  # a clean interpreter: no inherited threads or locks
             handover = context.Queue()
             pool = stack.enter_context(
-                ProcessPoolExecutor(pool_size, context, initializer=_start_worker, initargs=(handover,))
+                ProcessPoolExecutor(
+                    pool_size,
+                    context,
+                    initializer=_start_worker,
+                    initargs=(handover, scratch, snapshot, pseudonymiser),
+                )
             )
             stack.callback(pool.shutdown, wait=True, cancel_futures=True)  # on failure, no table not yet begun
             stopped = stack.enter_context(_stop_workers_on_error(handover, pool_size))
@@ -371,7 +392,7 @@ def ingest(
             shared.accepted_keys[table.name] = results[table.name].keys
             progress.advance(task)
         if futures and not any(isinstance(r, BaseException) for r in results.values()):
-            state = pickle.dumps((shared, scratch), protocol=pickle.HIGHEST_PROTOCOL)
+            state = pickle.dumps(shared, protocol=pickle.HIGHEST_PROTOCOL)
             for _ in range(pool_size):
                 handover.put(state)
             stopped["sent"] = True

@@ -76,6 +76,7 @@ _USCC_SHAPE = re.compile(r"[0-9A-Z]{18}")
 _REG_NO_SHAPE = re.compile(r"\d{13}|\d{15}")
 _MANGLED = re.compile(MANGLED_LIKE)
 _AMOUNT_SEPARATORS = re.compile(r"[,，\s]")
+_AMOUNT_SEPARATORS_RE2 = "[,，" + arrowtext.WHITESPACE_CLASS[1:]  # the same characters for RE2 (\s spelt out)
 _TIME_OF_DAY = re.compile(r"^(.*?\d)\s*(?:T|\s)\s*\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?$")
 _TITLE_DATE = re.compile(r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})")
 _VALUE_PUNCT = re.compile(r"[\s，,、；;。.]")
@@ -406,8 +407,7 @@ def _normalise_dates(text: pd.Series) -> tuple[pd.Series, int]:
 
 
 def _normalise_amounts(text: pd.Series, scale: float | None) -> tuple[pd.Series, int]:
-    separators = "[,，" + arrowtext.WHITESPACE_CLASS[1:]  # what Python's [,，\s] matches, for RE2
-    cleaned = arrowtext.python_where(text, separators, lambda v: _AMOUNT_SEPARATORS.sub("", v))
+    cleaned = arrowtext.python_where(text, _AMOUNT_SEPARATORS_RE2, lambda v: _AMOUNT_SEPARATORS.sub("", v))
     if scale is None:
         return cleaned, 0
     numbers = pd.to_numeric(cleaned, errors="coerce")
@@ -896,7 +896,8 @@ def read_adapted(
     """adapt → link to the registry → generated keys.
 
     ``registry``: a ``matching.RegistryIndex`` (built once per ingest from the accepted entities and the
-    quarantined registry rows) or the accepted entities frame; ``None`` links nothing (no entities yet).
+    quarantined registry rows) or the accepted entities frame; ``None`` links nothing (no entities yet). A
+    function returning one is called only after the file is read (a worker reads before the registry arrives).
     """
     from riskclass.contract import NAME_VARIANTS
     from riskclass.ingest import matching
@@ -916,6 +917,7 @@ def read_adapted(
     )
     issues = list(prov.issues)
     report = None
+    registry = registry() if callable(registry) else registry
     if registry is not None:
         linked, unmatched, report = matching.link(prov.identity, registry, NAME_VARIANTS)
         frame["uscc"] = linked["uscc"].to_numpy()

@@ -404,22 +404,22 @@ def _windows(buf: bytes, size: int = 1 << 18) -> list[bytes]:
     return out
 
 
-def _gb2312_common(ch: str) -> bool:
-    """A GB2312 hanzi (levels 1 and 2, lead bytes B0–F7) or GB2312 punctuation / full-width form (A1–A3)."""
-    try:
-        b = ch.encode("gb2312")
-    except UnicodeEncodeError:
-        return False
-    return len(b) == 2 and (0xB0 <= b[0] <= 0xF7 or 0xA1 <= b[0] <= 0xA3)
+def _common_in(codec: str, first_lead: int, last_lead: int):
+    """A test for a frequent character of ``codec``: a two-byte character whose lead byte lies in
+    ``first_lead``–``last_lead`` (its frequent hanzi) or in A1–A3 (punctuation, symbols, full-width forms)."""
+
+    def common(ch: str) -> bool:
+        try:
+            b = ch.encode(codec)
+        except UnicodeEncodeError:
+            return False
+        return len(b) == 2 and (first_lead <= b[0] <= last_lead or 0xA1 <= b[0] <= 0xA3)
+
+    return common
 
 
-def _big5_common(ch: str) -> bool:
-    """A Big5 frequent hanzi (level 1, lead bytes A4–C6) or Big5 punctuation / symbol (A1–A3)."""
-    try:
-        b = ch.encode("cp950")
-    except UnicodeEncodeError:
-        return False
-    return len(b) == 2 and (0xA4 <= b[0] <= 0xC6 or 0xA1 <= b[0] <= 0xA3)
+_gb2312_common = _common_in("gb2312", 0xB0, 0xF7)  # GB2312 hanzi, levels 1 and 2
+_big5_common = _common_in("cp950", 0xA4, 0xC6)  # Big5 frequent hanzi (level 1)
 
 
 def _share(text: str, common) -> tuple[float, int]:

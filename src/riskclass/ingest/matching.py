@@ -39,7 +39,6 @@ __all__ = ["RegistryIndex", "link", "normalise_name", "normalise_names"]
 
 MAX_CANDIDATES = 10
 _STRIP = re.compile(r"[\s()（）\[\]【】〔〕]")
-_SPACE = re.compile(r"\s")
 _USCC_SHAPE = re.compile(r"[0-9A-Z]{18}")
 _REG_NO_SHAPE = re.compile(r"\d{13}|\d{15}")
 _MANGLED = re.compile(MANGLED_LIKE)
@@ -75,17 +74,20 @@ _RE2_STRIP = "[()（）\\[\\]【】〔〕" + arrowtext.WHITESPACE_CLASS[1:]  # _
 
 def normalise_names(names: pd.Series, variants=()) -> pd.Series:
     """``normalise_name`` of every value, in Arrow (missing values as "")."""
-    value = pc.utf8_normalize(arrowtext.to_arrow(names.fillna("").astype(str)), "NFKC")
-    value = pc.utf8_lower(pc.replace_substring_regex(value, _RE2_STRIP, ""))
+    value = pc.utf8_lower(pc.replace_substring_regex(_nfkc(names), _RE2_STRIP, ""))
     for variant, canonical in _variant_pairs(variants):  # longest first, as str.replace one after the other
         value = pc.replace_substring(value, variant, canonical)
     return pd.Series(arrowtext.to_objects(value), index=names.index, dtype=object)
 
 
+def _nfkc(values: pd.Series):
+    """The values as an Arrow array in NFKC (missing values as "")."""
+    return pc.utf8_normalize(arrowtext.to_arrow(values.fillna("").astype(str)), "NFKC")
+
+
 def _without_spaces(values: pd.Series) -> pd.Series:
     """NFKC, without whitespace (codes and names as compared)."""
-    value = pc.utf8_normalize(arrowtext.to_arrow(values.fillna("").astype(str)), "NFKC")
-    value = pc.replace_substring_regex(value, arrowtext.WHITESPACE_CLASS, "")
+    value = pc.replace_substring_regex(_nfkc(values), arrowtext.WHITESPACE_CLASS, "")
     return pd.Series(arrowtext.to_objects(value), index=values.index, dtype=object)
 
 

@@ -183,10 +183,11 @@ def _record_bytes(buf: bytes, scan: Scan, records: np.ndarray, encoding: str) ->
 def _parse_group(data, fields: int, keep: int, quoted_line_breaks: bool, longest: int) -> tuple[pa.Table, int]:
     """Arrow's reading of records that all have ``fields`` fields: the first ``keep`` columns as untrimmed text,
     and how many records the parser read (rows it finds malformed are counted, not returned)."""
-    malformed = []
+    malformed = 0
 
     def count_malformed(row) -> str:
-        malformed.append(row.number)
+        nonlocal malformed
+        malformed += 1
         return "skip"
 
     names = [str(i) for i in range(fields)]
@@ -212,7 +213,7 @@ def _parse_group(data, fields: int, keep: int, quoted_line_breaks: bool, longest
             check_utf8=True,
         ),
     )
-    return table, table.num_rows + len(malformed)
+    return table, table.num_rows + malformed
 
 
 def _parse(path: Path, buf: bytes, scan: Scan, records: np.ndarray, encoding: str, keep: int) -> dict[int, np.ndarray]:
@@ -224,7 +225,7 @@ def _parse(path: Path, buf: bytes, scan: Scan, records: np.ndarray, encoding: st
     are not kept.
     """
     n = len(records)
-    columns = {i: np.full(n, "", dtype=object) for i in range(keep)}
+    columns: dict[int, np.ndarray] = {}
     fields = scan.fields[records]
     sizes = scan.ends[records] - scan.starts[records]
     for width in np.unique(fields):
@@ -240,8 +241,8 @@ def _parse(path: Path, buf: bytes, scan: Scan, records: np.ndarray, encoding: st
             if len(group) == n:
                 columns[i] = values
             else:
-                columns[i][group] = values
-    return columns
+                columns.setdefault(i, np.full(n, "", dtype=object))[group] = values
+    return {i: columns[i] if i in columns else np.full(n, "", dtype=object) for i in range(keep)}
 
 
 def check_declared_sha256(path: Path, digest: str, expected_sha256: str | None) -> None:
