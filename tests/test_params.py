@@ -62,8 +62,11 @@ RULES = [
     ({"classify.reasons": 4}, "classify.reasons = 4: must lie in [0, 3] (the contract keeps three reason columns)"),
     ({"classify.reasons": -1}, "classify.reasons = -1: must lie in [0, 3]"),
     ({"plan.due_days": 0}, "plan.due_days = 0: must be at least 1"),
-    ({"plan.cooloff_classes": ["A", "E"]}, "plan.cooloff_classes[1] = 'E': allowed values are A, B, C, D"),
-    ({"plan.cooloff_months": -1}, "plan.cooloff_months = -1: must be at least 0"),
+    ({"plan.cooloff_months.A": -1}, "plan.cooloff_months.A = -1: must be at least 0"),
+    ({"plan.cooloff_months.E": 6}, "plan.cooloff_months.E = 6: unknown key; allowed keys are A, B, C, D"),
+    ({"plan.subbands.D": 5}, "plan.subbands.D = 5: must lie in [2, 4]"),
+    ({"plan.subbands.B": 1}, "plan.subbands.B = 1: must lie in [2, 4]"),
+    ({"plan.plans_per_year": 0}, "plan.plans_per_year = 0: must be at least 1"),
     ({"model.calibration_share": 1}, "model.calibration_share = 1: must lie in (0, 1)"),
     ({"model.calibration_share": 0.0}, "model.calibration_share = 0.0: must lie in (0, 1)"),
     (
@@ -195,7 +198,7 @@ def test_boolean_written_as_yaml_yes_is_fine(tmp_path):
 def test_every_problem_is_reported_in_one_message(tmp_path):
     changes = {
         "plan.inspectors_per_check": 1,
-        "plan.cooloff_classes": ["E"],
+        "plan.allocation": "best",
         "score.pdo": -5,
         "model.catboost.depth": 20,
         "city.prefecture": 440800,
@@ -204,7 +207,7 @@ def test_every_problem_is_reported_in_one_message(tmp_path):
     lines = _refused(tmp_path, changes).splitlines()
     assert lines == [
         "params.yaml: city.prefecture = 440800: must be a string (quote it)",
-        "params.yaml: plan.cooloff_classes[0] = 'E': allowed values are A, B, C, D",
+        "params.yaml: plan.allocation = 'best': allowed values are ratios, optimised",
         "params.yaml: plan.inspectors_per_check = 1: must be at least 2 (at least two enforcement officers per check)",
         "params.yaml: model.catboost.depth = 20: must lie in [1, 16] (CatBoost allows depth 1–16)",
         "params.yaml: score.pdo = -5: must be greater than 0",

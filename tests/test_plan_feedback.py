@@ -15,8 +15,9 @@ from riskclass.plan.draw import derive_seed, draw_n
 from riskclass.plan.evaluate import ipw_rates
 from riskclass.plan.output import summarise, write_plan
 from riskclass.plan.planner import make_plan
-from riskclass.plan.policy import _apportion, compare_policies, optimise_ratios
+from riskclass.plan.policy import compare_policies
 from riskclass.plan.results import evaluate_plan, ingest_results
+from riskclass.plan.strata import apportion, optimise_ratios
 
 from conftest import ROOT, write_snapshot
 from indicator_fixture import AS_OF_MONTH, A, rows
@@ -74,9 +75,9 @@ def test_optimiser_fills_floors_then_the_richest_class_within_capacity():
     assert np.allclose(capped, [0.01, 0.01, 0.41, 0.5])
     with pytest.raises(ValueError, match="floors need"):
         optimise_ratios(sizes, rates, 100, floors, np.ones(4))
-    counts = _apportion(r, sizes, floors, np.ones(4), 800)
+    counts = apportion(r, sizes, floors, np.ones(4), 800)
     assert counts.sum() == 800 and (counts >= np.ceil(floors * sizes)).all()
-    capped_counts = _apportion(capped, sizes, floors, np.array([1, 1, 1, 0.5]), 800)
+    capped_counts = apportion(capped, sizes, floors, np.array([1, 1, 1, 0.5]), 800)
     assert capped_counts.sum() == 800 and capped_counts[3] <= 250
 
 

@@ -23,7 +23,7 @@ ParamsError
     Every problem found, one per line, naming the key path, the value and what is allowed::
 
         params.yaml: plan.inspectors_per_check = 0: must be at least 2 (at least two enforcement officers per check)
-        params.yaml: plan.cooloff_classes[0] = 'E': allowed values are A, B, C, D
+        params.yaml: plan.allocation = 'best': allowed values are ratios, optimised
 """
 
 from __future__ import annotations
@@ -464,8 +464,10 @@ class Plan(_Model):
     ratios: ByItemType[ByClass[Ratio]]
     floors: ByClass[Ratio] = Field(description="no class is exempt: 不免抽")
     min_overall_ratio: Prob
-    cooloff_months: Count0
-    cooloff_classes: list[Cls]
+    plans_per_year: Count = Field(description="the ratios and floors are annual; each plan draws this share of them")
+    subbands: ByClass[Annotated[int, Field(ge=2, le=4)]] = Field(description="score sub-bands per class (strata)")
+    allocation: Literal["ratios", "optimised"]
+    cooloff_months: ByClass[Count0] = Field(description="无事不扰: not re-drawn within this many months of a check")
     max_checks: Count
     inspectors_per_check: int = Field(ge=2, description="at least two enforcement officers per check")
     optimiser_caps: ByClass[Ratio]

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from riskclass.codes import CLASSES
+from riskclass.plan import strata
 from riskclass.plan.assign import assign_inspectors, available
 from riskclass.plan.draw import (
     class_allocation,
@@ -128,12 +129,12 @@ def directed_filter(entities: pd.DataFrame, spec: dict) -> np.ndarray:
 
 
 def cooled_off(inputs: PlanInputs, pp: dict, start: pd.Timestamp) -> np.ndarray:
-    """Entities of the cool-off classes inspected within ``cooloff_months`` before the plan starts."""
-    since = start - pd.DateOffset(months=int(pp["cooloff_months"]))
+    """Entities checked within their class's ``cooloff_months`` before the plan starts (无事不扰)."""
     insp = inputs.inspections
-    recent = insp.loc[(insp["inspection_date"] >= since) & (insp["inspection_date"] < start), "uscc"]
+    before = insp.loc[insp["inspection_date"] < start]
+    last = before.groupby("uscc")["inspection_date"].max()
     e = inputs.entities
-    return (e["class"].isin(pp["cooloff_classes"]) & e["uscc"].isin(set(recent))).to_numpy()
+    return strata.cooled_off(e["class"].to_numpy(), e["uscc"].map(last).to_numpy(), start, pp["cooloff_months"])
 
 
 def check_capacity(pp: dict, inputs: PlanInputs, start: pd.Timestamp, due: pd.Timestamp) -> int:

@@ -21,7 +21,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy.optimize import linprog
 
 from riskclass.classify.outputs import assign_classes
 from riskclass.codes import CLASSES
@@ -29,6 +28,7 @@ from riskclass.indicators import load_month
 from riskclass.periods import previous_month
 from riskclass.plan.draw import class_allocation
 from riskclass.plan.evaluate import ipw_rates, random_checks_with_classes
+from riskclass.plan.strata import apportion, optimise_ratios
 
 POLICY_LABELS = {
     "random": "不定向随机抽取",
@@ -36,28 +36,6 @@ POLICY_LABELS = {
     "optimised": "优化比例（IPW估计问题率）",
     "optimised_true": "优化比例（真实违法率，上限参照）",
 }
-
-
-def optimise_ratios(
-    sizes: np.ndarray, rates: np.ndarray, capacity: int, floors: np.ndarray, caps: np.ndarray
-) -> np.ndarray:
-    """Class ratios maximising expected findings Σ rₖ·Nₖ·pₖ subject to Σ rₖ·Nₖ ≤ capacity and
-    floorₖ ≤ rₖ ≤ capₖ (a linear programme, solved by HiGHS). Raises if the floors exceed the capacity."""
-    sizes = np.asarray(sizes, dtype=float)
-    floors, caps = np.asarray(floors, dtype=float), np.asarray(caps, dtype=float)
-    if (floors * sizes).sum() > capacity + 1e-9:
-        raise ValueError(f"the floors need {(floors * sizes).sum():.0f} checks, more than the capacity {capacity}")
-    bounds = [(f, c) if n > 0 else (f, f) for f, c, n in zip(floors, caps, sizes, strict=True)]
-    res = linprog(
-        c=-(sizes * np.asarray(rates, dtype=float)),
-        A_ub=sizes[None, :],
-        b_ub=[float(capacity)],
-        bounds=bounds,
-        method="highs",
-    )
-    if not res.success:
-        raise ValueError(f"ratio optimisation failed: {res.message}")
-    return np.round(res.x, 6)
 
 
 def monthly_classes(features_dir: Path, months: list[str], model, overrides: list[dict], bands: dict) -> pd.DataFrame:
@@ -68,26 +46,6 @@ def monthly_classes(features_dir: Path, months: list[str], model, overrides: lis
         _, _, _, final, _ = assign_classes(frame, model, overrides, bands)
         frames.append(pd.DataFrame({"uscc": frame["uscc"].to_numpy(), "month": month, "class": final}))
     return pd.concat(frames, ignore_index=True)
-
-
-def _apportion(ratios: np.ndarray, sizes: np.ndarray, floors: np.ndarray, caps: np.ndarray, total: int) -> np.ndarray:
-    """Whole counts per class near ratios × sizes, within [ceil(floor·N), floor(cap·N)], summing to ``total``
-    where the bounds allow (largest remainders first)."""
-    sizes = np.asarray(sizes, dtype=np.int64)
-    lo = np.minimum(sizes, np.ceil(floors * sizes - 1e-9).astype(np.int64))
-    hi = np.maximum(lo, np.minimum(sizes, np.floor(caps * sizes + 1e-9).astype(np.int64)))
-    exact = ratios * sizes
-    counts = np.clip(np.floor(exact + 1e-9).astype(np.int64), lo, hi)
-    order = np.argsort(-(exact - np.floor(exact + 1e-9)), kind="stable")
-    while counts.sum() < total and (counts < hi).any():
-        for k in order:
-            if counts.sum() < total and counts[k] < hi[k]:
-                counts[k] += 1
-    while counts.sum() > total and (counts > lo).any():
-        for k in order[::-1]:
-            if counts.sum() > total and counts[k] > lo[k]:
-                counts[k] -= 1
-    return counts
 
 
 def compare_policies(
@@ -126,10 +84,10 @@ def compare_policies(
         true_rates = violators / np.maximum(sizes, 1)
         policies = {
             "differentiated": default_counts,
-            "optimised": _apportion(
+            "optimised": apportion(
                 optimise_ratios(sizes, est_rates, capacity, floors, caps), sizes, floors, caps, capacity
             ),
-            "optimised_true": _apportion(
+            "optimised_true": apportion(
                 optimise_ratios(sizes, true_rates, capacity, floors, caps), sizes, floors, caps, capacity
             ),
         }
