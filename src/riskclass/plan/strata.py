@@ -94,9 +94,7 @@ def apportion(ratios: np.ndarray, sizes: np.ndarray, floors: np.ndarray, caps: n
     return counts
 
 
-def cooled_off(
-    classes: np.ndarray, last_check: np.ndarray, start: pd.Timestamp, months: dict[str, int]
-) -> np.ndarray:
+def cooled_off(classes: np.ndarray, last_check: np.ndarray, start: pd.Timestamp, months: dict[str, int]) -> np.ndarray:
     """True where an entity's last check (NaT: never) lies within its class's cool-off before ``start``."""
     last = pd.to_datetime(pd.Series(last_check))
     classes = pd.Series(np.asarray(classes).astype(str))
