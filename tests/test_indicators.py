@@ -74,6 +74,7 @@ EXPECTED_A = {
     "DYN.AR.late_3y": 1,  # 2023 report filed 2024-08-15
     "DYN.AR.filed_3y": 3,
     "DYN.AR.days_since_filing": days(date(2025, 4, 20)),
+    "DYN.AR.not_yet_due": 0,  # established 2015: reports are due
     "DYN.FIN.revenue": 300,
     "DYN.FIN.log_revenue": math.log(301),
     "DYN.FIN.revenue_growth": 300 / 250 - 1,
@@ -169,6 +170,7 @@ EXPECTED_D = {
     "DYN.AR.latest_filed": 0,
     "DYN.AR.filed_3y": 0,
     "DYN.AR.days_since_filing": 9999,
+    "DYN.AR.not_yet_due": 1,  # established June 2025: its first report (2025) is due only by 30 June 2026
     "SUP.ABN.listed_now": 0,
     "SUP.DD.now": 1,
     "SUP.DD.amount_now": 20,
@@ -191,6 +193,7 @@ EXPECTED_B = {
     "BAS.CAP.paid_in_ratio": 0,
     "SOC.CMP.count_1y": 0,
     "DYN.AR.days_since_filing": 9999,
+    "DYN.AR.not_yet_due": 0,  # established 2019 and never filed: due, not "not yet due"
     "SUP.PEN.days_since_last": 9999,
     "REL.ADDR.entities": 1,
     "REL.REP.portfolio": 1,

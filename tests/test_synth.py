@@ -131,3 +131,27 @@ def test_statutory_dynamics(small_city_ingested):
     e = pd.read_parquet(out / "entities.parquet")
     assert {"revoked", "deregistered"} <= set(e["status"])
     assert np.isin(["2024", "2025"], pd.read_parquet(out / "annual_reports.parquet")["report_year"].astype(str)).all()
+
+
+def test_young_entity_effect_uses_the_age_in_each_month(params):
+    """The young-entity risk effect belongs to the month simulated, not to the age at the snapshot: an entity
+    carries it exactly while it is younger than two years, so training months see it too."""
+    from riskclass.synth.calendar import Calendar
+    from riskclass.synth.city import build_registry
+    from riskclass.synth.simulate import CitySimulation
+
+    sp = params["synth"]
+    cal = Calendar(months=36, end_month=str(sp["end_month"]))
+    rng = np.random.default_rng(7)
+    sim = CitySimulation(build_registry(rng, 3000, sp, params["city"], cal), sp, cal, rng)
+    effect = sp["risk"]["young_effect"]
+    for t in (0, 12, 35):
+        # the only term of the latent risk that changes between two months with the same state is the age effect
+        age = t - sim.established_t
+        expected = effect * ((age < 24).astype(float) - (age + 1 < 24).astype(float))
+        np.testing.assert_allclose(sim._risk(t) - sim._risk(t + 1), expected, atol=1e-12)
+    young_at_start = (sim.established_t > -24) & (sim.established_t <= 0)
+    young_at_end = (sim.established_t > 35 - 24) & (sim.established_t <= 35)
+    # entities young at the start of the window (training months) exist, and differ from those young at its end
+    assert young_at_start.sum() > 100 and young_at_end.sum() > 100
+    assert (young_at_start & ~young_at_end).sum() > 100

@@ -40,7 +40,7 @@ EVENT_DAY = {
     "honours": "award_day",
 }
 _EXTRA = {
-    "entities": {"section", "capital"},
+    "entities": {"section", "capital", "established_year"},
     "annual_reports": {"deadline_day", "latest", "previous"},
     "licences": {"renewed"},
     "penalties": {"repaired_day"},
@@ -112,6 +112,7 @@ def stage(con: duckdb.DuckDBPyConnection, validated_dir: Path, feedback_dir: Pat
                 select.append(col.name)
         if table.name == "entities":
             select.append("substr(industry_code, 1, 1) AS section")
+            select.append("CAST(year(CAST(established_date AS DATE)) AS INTEGER) AS established_year")
         if table.name == "annual_reports":
             select.append(
                 "CAST(date_diff('day', DATE '1970-01-01', make_date(CAST(report_year AS INTEGER) + 1, 6, 30))"
@@ -138,7 +139,7 @@ def _asof_select(table: contract.Table, as_of: int) -> str:
             cols.append(f"CASE WHEN status_day <= {as_of} THEN status ELSE 'active' END AS status")
         else:
             cols.append(name)
-    extra = [c for c in ("section", "deadline_day", "problem") if c in SOURCE_COLUMNS[table.name]]
+    extra = [c for c in ("section", "established_year", "deadline_day", "problem") if c in SOURCE_COLUMNS[table.name]]
     return f"SELECT {', '.join(cols + extra)} FROM stg_{table.name} WHERE {EVENT_DAY[table.name]} <= {as_of}"
 
 

@@ -242,13 +242,11 @@ def build_registry(rng: np.random.Generator, n: int, sp: dict, city: dict, cal: 
     ).astype("timedelta64[D]")
     status[closed_before] = np.where(rng.random(closed_before.sum()) < 0.85, "deregistered", "revoked")
 
-    # --- time-invariant latent risk -------------------------------------------------------
-    age_years = age_days / 365.25
+    # --- time-invariant latent risk (the age effect varies by month: simulate.py) ----------------
     base = (
         risk["intercept"]
         + np.array([risk["section_effect"].get(s, 0.0) for s in sections])
         + np.array([risk["type_effect"][t] for t in etype])
-        + risk["young_effect"] * (age_years < 2)
         + risk["tiny_capital_effect"] * (ent & (capital < 10))
         + risk["huge_capital_zero_staff_effect"] * (ent & (capital >= 1000) & (employees == 0))
         + risk["shell_effect"] * is_shell

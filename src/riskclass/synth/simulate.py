@@ -2,7 +2,7 @@
 
 Per entity i and month t (logit scale):
 
-    r[i,t] = base[i] + a[i,t] + contagion · (share of related entities violating at t-1)
+    r[i,t] = base[i] + young · (age at t < 2 years) + a[i,t] + contagion · (share of related entities violating at t-1)
              + penalty_history · log(1 + penalties so far)
     a[i,t] = ρ · a[i,t-1] + ε,   ε ~ N(0, σ²)                       (slow drift)
     P(violating[i,t]) = sigmoid(r[i,t] + persistence · violating[i,t-1])
@@ -153,9 +153,12 @@ class CitySimulation:
         s = np.asarray(self.inc @ (self.inc_t @ v)).ravel() - self.k * v
         return np.divide(s, self.deg, out=np.zeros_like(s), where=self.deg > 0)
 
-    def _risk(self) -> np.ndarray:
+    def _risk(self, t: int) -> np.ndarray:
+        """Latent risk in month ``t``; the young-entity effect uses each entity's age in that month."""
+        young = (t - self.established_t) < 24
         return (
             self.reg.base_risk
+            + self.risk["young_effect"] * young
             + self.a
             + self.risk["contagion"] * self._related_violating_share()
             + self.risk["penalty_history"] * np.log1p(self.n_pen)
@@ -169,7 +172,7 @@ class CitySimulation:
         rng, cal = self.rng, self.cal
         alive0 = (self.established_t <= -6) & ~self.exited
         for _ in range(12):  # burn the violation chain in to its stationary state
-            p = _sigmoid(self._risk() + self.risk["persistence"] * self.V)
+            p = _sigmoid(self._risk(-1) + self.risk["persistence"] * self.V)
             self.V = alive0 & (rng.random(self.reg.n) < p)
         self.vtype[self.V] = self._vtypes(np.flatnonzero(self.V))
         # standing abnormal listings carried into the window (some old enough to escalate in it)
@@ -237,7 +240,7 @@ class CitySimulation:
         rng, cal, ev, n = self.rng, self.cal, self.ev, self.reg.n
         year, cm = cal.year(t), cal.calendar_month(t)
         alive = (self.established_t <= t) & ~self.exited
-        r = self._risk()
+        r = self._risk(t)
         rel = r - self.risk["intercept"]
         p = _sigmoid(r + self.risk["persistence"] * self.V)
         prev = self.V
