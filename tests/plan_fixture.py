@@ -11,6 +11,7 @@ from riskclass import contract, uscc
 from riskclass.plan.planner import PlanInputs
 
 CLASS_SHARES = {"A": 0.62, "B": 0.24, "C": 0.09, "D": 0.05}
+SCORE_BANDS = {"A": (0, 200), "B": (200, 500), "C": (500, 750), "D": (750, 1001)}  # Henan bands, integer scores
 INSPECTORS = 60
 
 PLAN_PARAMS = {
@@ -28,6 +29,7 @@ PLAN_PARAMS = {
     "plans_per_year": 1,
     "subbands": {"A": 2, "B": 2, "C": 2, "D": 2},
     "allocation": "ratios",
+    "optimiser_min_checks": 30,
     "cooloff_months": {"A": 12, "B": 0, "C": 0, "D": 0},
     "max_checks": 100_000,
     "inspectors_per_check": 2,
@@ -49,10 +51,12 @@ def population(n: int = 20_000, seed: int = 1) -> pd.DataFrame:
     classes = rng.choice(list(CLASS_SHARES), n, p=list(CLASS_SHARES.values()))
     individual = rng.random(n) < 0.6
     codes = uscc.generate(rng, np.where(individual, "92", "91"), np.full(n, "440802"))
+    low, high = (np.array([SCORE_BANDS[k][j] for k in classes]) for j in (0, 1))
     return pd.DataFrame(
         {
             "uscc": codes,
             "name": [f"主体{i}" for i in range(n)],
+            "score": rng.integers(low, high),
             "class": classes,
             "district": rng.choice(["440802", "440803", "440881"], n),
             "section": rng.choice(list("CFHL"), n),

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from plan_fixture import inputs, inspectors, plan_params, population
+from riskclass.plan import strata
 from riskclass.plan.draw import combined_probability, derive_seed, draw_n, fit_capacity, target_counts
 from riskclass.plan.planner import PlanError, make_plan, validate_plan_params
 
@@ -21,19 +22,21 @@ def plan():
     return make_plan(inputs(), plan_params(), PLAN_ID)
 
 
-def test_class_ratios_are_respected_per_item_and_class(plan):
+def test_class_ratios_are_respected_per_item_and_stratum(plan):
     pp = plan_params()
     undirected = plan.strata[plan.strata["draw_type"] == "undirected"]
     item_type = {"GEN": "general", "FOOD": "key"}
-    for s in undirected.to_dict("records"):
+    assert set(undirected["stratum"]) == {"A1", "A2", "B1", "B2", "C1", "C2", "D1", "D2"}
+    assert (undirected["draw_id"] == undirected["item_id"] + "/" + undirected["stratum"]).all()
+    for s in undirected.to_dict("records"):  # every sub-band draws its class's ratio (plans_per_year 1 here)
         ratio = pp["ratios"][item_type[s["item_id"]]][s["class"]]
         assert abs(s["n"] / s["N"] - ratio) <= 1 / s["N"] + 1e-12, (s["draw_id"], s["n"], s["N"], ratio)
     # the plan's checks are exactly the strata draws (an entity in two draws of one item is one check)
     drawn = plan.frame[plan.frame["drawn"]]
     assert len(plan.checks) == len(drawn)
-    und = plan.checks[plan.checks["draw_type"] == "undirected"].groupby(["item_id", "class"]).size()
+    und = plan.checks[plan.checks["draw_type"] == "undirected"].groupby(["item_id", "stratum"]).size()
     assert (
-        und.reindex(pd.MultiIndex.from_frame(undirected[["item_id", "class"]]), fill_value=0).to_numpy()
+        und.reindex(pd.MultiIndex.from_frame(undirected[["item_id", "stratum"]]), fill_value=0).to_numpy()
         == undirected["n"].to_numpy()
     ).all()
     # differentiated: a D entity is far more likely to be checked than an A entity
@@ -61,7 +64,7 @@ def test_capacity_shrinks_above_the_floors_only_and_floors_always_hold():
     for item, g in und.groupby("item_id"):  # the overall minimum per item survives the squeeze
         assert g["n"].sum() >= math.ceil(0.03 * g["N"].sum()), item
     # still differentiated under pressure: D keeps a higher ratio than A
-    gen = und[und["item_id"] == "GEN"].set_index("class")
+    gen = und[und["item_id"] == "GEN"].groupby("class")[["N", "n"]].sum()
     assert gen.loc["D", "n"] / gen.loc["D", "N"] > gen.loc["A", "n"] / gen.loc["A", "N"]
 
 
@@ -163,9 +166,9 @@ def test_the_published_seed_reproduces_the_plan_and_anyone_can_rederive_a_draw(p
     # re-derivation without riskclass: sha256("<seed>:<draw id>:<uscc>"), the n smallest keys
     seed = hashlib.sha256(plan.summary["seed_text"].encode()).hexdigest()[:16]
     assert seed == plan.seed
-    s = plan.strata.set_index("draw_id").loc["GEN/C"]
-    frame = plan.frame[(plan.frame["item_id"] == "GEN") & (plan.frame["class"] == "C")]
-    keys = sorted(frame["uscc"], key=lambda u: hashlib.sha256(f"{seed}:GEN/C:{u}".encode()).hexdigest())
+    s = plan.strata.set_index("draw_id").loc["GEN/C2"]
+    frame = plan.frame[(plan.frame["item_id"] == "GEN") & (plan.frame["stratum"] == "C2")]
+    keys = sorted(frame["uscc"], key=lambda u: hashlib.sha256(f"{seed}:GEN/C2:{u}".encode()).hexdigest())
     expected = set(keys[: int(s["n"])])
     got = set(frame.loc[frame["draw_type"] == "undirected", "uscc"])
     assert got == expected
@@ -210,11 +213,12 @@ def test_the_overall_minimum_lifts_every_class_by_one_factor():
     e = population(10_000)
     e["class"] = np.where(e["class"] == "D", "B", "A")  # ratios 1 % and 3 %: under 3 % overall
     plan = make_plan(inputs(e), plan_params(directed=[]), PLAN_ID)
-    gen = plan.strata[plan.strata["item_id"] == "GEN"].set_index("class")
+    gen = plan.strata[plan.strata["item_id"] == "GEN"]
     assert gen["n"].sum() >= math.ceil(0.03 * gen["N"].sum())
-    assert (gen.loc[["A", "B"], "uplift"] > 1).all()
+    assert (gen.loc[gen["N"] > 0, "uplift"] > 1).all()
     # still differentiated after the lift
-    assert gen.loc["B", "n"] / gen.loc["B", "N"] > 2 * gen.loc["A", "n"] / gen.loc["A", "N"]
+    by_class = gen.groupby("class")[["N", "n"]].sum()
+    assert by_class.loc["B", "n"] / by_class.loc["B", "N"] > 2 * by_class.loc["A", "n"] / by_class.loc["A", "N"]
 
 
 def test_three_inspectors_per_check_are_assigned_and_published(tmp_path):
@@ -244,3 +248,169 @@ def test_summary_shows_staffing_need_and_supply_per_qualification(plan):
         == officers.loc[officers["qualifications"].str.contains("food"), "capacity"].sum()
     )
     assert s["general"]["slots_needed"] == 2 * int((plan.checks["item_id"] == "GEN").sum())
+
+
+def test_subband_labels_are_deterministic_order_free_and_keep_ties_together():
+    rng = np.random.default_rng(4)
+    classes = rng.choice(list("ABCD"), 5_000, p=[0.6, 0.25, 0.1, 0.05])
+    scores = rng.integers(0, 60, 5_000) * 5  # coarse scores: many ties
+    subbands = {"A": 2, "B": 3, "C": 3, "D": 3}
+    edges = strata.subband_edges(scores, classes, subbands)
+    labels = strata.subband_labels(scores, classes, edges)
+    order = rng.permutation(len(scores))
+    again = strata.subband_edges(scores[order], classes[order], subbands)
+    assert again == edges and (strata.subband_labels(scores[order], classes[order], again) == labels[order]).all()
+    frame = pd.DataFrame({"class": classes, "score": scores, "stratum": labels})
+    assert (frame.groupby(["class", "score"])["stratum"].nunique() == 1).all()  # a tie never straddles an edge
+    assert set(frame["stratum"]) <= set(strata.stratum_names(subbands))
+    assert (frame["stratum"].str[0] == frame["class"]).all()
+    for k, g in frame.groupby("class"):  # higher sub-band, higher scores; sizes near equal counts
+        bands = g.groupby("stratum")["score"].agg(["min", "max", "size"]).sort_index()
+        assert (
+            len(bands) == subbands[k] and (bands["max"].iloc[:-1].to_numpy() < bands["min"].iloc[1:].to_numpy()).all()
+        )
+        assert bands["size"].min() > 0.5 * len(g) / subbands[k], (k, bands)
+    # a class whose scores are all tied is one sub-band
+    flat = strata.subband_edges(np.full(10, 300.0), np.array(["B"] * 10), subbands)
+    assert flat["B"] == [] and set(strata.subband_labels(np.full(10, 300.0), np.array(["B"] * 10), flat)) == {"B1"}
+
+
+def test_inclusion_probabilities_sum_to_the_planned_checks(plan):
+    """Σπ over the candidates of a draw is exactly its n: per stratum, per directed draw and per item."""
+    f, s = plan.frame, plan.strata
+    for row in s.to_dict("records"):
+        cand = f[(f["item_id"] == row["item_id"]) & ~f["cooled_off"]]
+        if row["draw_type"] == "undirected":
+            total = cand.loc[cand["stratum"] == row["stratum"], "p_undirected"].sum()
+        else:
+            total = cand["p_directed"].sum()
+        assert abs(total - row["n"]) < 1e-6, (row["draw_id"], total, row["n"])
+    for item, g in f.groupby("item_id"):
+        und = s[(s["item_id"] == item) & (s["draw_type"] == "undirected")]
+        assert abs(g["p_undirected"].sum() - und["n"].sum()) < 1e-6
+        drawn = g[g["drawn"]]
+        assert (drawn["inclusion_prob"] > 0).all() and len(drawn) <= g["inclusion_prob"].sum() + 4 * np.sqrt(len(g))
+    assert (f.loc[~f["cooled_off"], "inclusion_prob"] > 0).all()  # every stratum keeps a positive probability
+
+
+def test_each_plan_draws_its_share_of_the_annual_ratios():
+    e = population(20_000)
+    e.loc[e.index[:2], "class"] = "D"
+    e.loc[e.index[:2], "score"] = 1000  # two D entities on top: a tiny D2 stratum
+    yearly = make_plan(inputs(e), plan_params(), PLAN_ID)
+    monthly = make_plan(inputs(e), plan_params(plans_per_year=12), PLAN_ID)
+    assert monthly.summary["plans_per_year"] == 12
+    pp = plan_params()
+    item_type = {"GEN": "general", "FOOD": "key"}
+    und = monthly.strata[monthly.strata["draw_type"] == "undirected"]
+    for s in und.to_dict("records"):
+        annual = pp["ratios"][item_type[s["item_id"]]][s["class"]]
+        assert s["annual_ratio"] == annual and abs(s["ratio"] - annual / 12) < 1e-12
+        expected = max(math.ceil(0.01 / 12 * s["N"] - 1e-9), math.floor(annual / 12 * s["N"] + 0.5))
+        assert s["n"] == min(s["N"], expected), (s["draw_id"], s["n"], expected)
+        assert s["N"] == 0 or s["n"] >= 1  # 不免抽: every non-empty stratum in every plan
+    assert (und["uplift"] == 1).all()  # the class ratios give more than 3 %/12 overall
+    directed = monthly.strata.set_index("draw_id").loc["GEN/directed/flagged"]
+    assert directed["n"] == math.floor(0.5 / 12 * directed["N"] + 0.5)
+    ratio = monthly.strata["n"].sum() / yearly.strata["n"].sum()
+    assert 1 / 12 < ratio < 1 / 12 + 0.02  # a twelfth, plus the rounding up of the floors
+
+
+def _rates(values: dict[str, float], checks: int = 100) -> pd.DataFrame:
+    return pd.DataFrame({"stratum": list(values), "checks": checks, "rate": list(values.values())})
+
+
+RATES = {"A1": 0.01, "A2": 0.02, "B1": 0.03, "B2": 0.05, "C1": 0.08, "C2": 0.12, "D1": 0.2, "D2": 0.4}
+
+
+def test_optimised_allocation_keeps_floors_caps_and_capacity_and_favours_the_riskier_stratum():
+    caps = {"A": 1.0, "B": 1.0, "C": 1.0, "D": 0.5}
+    pp = plan_params(allocation="optimised", optimiser_caps=caps, max_checks=1500)
+    ratios = make_plan(inputs(), plan_params(max_checks=1500), PLAN_ID)
+    plan = make_plan(inputs(), pp, PLAN_ID, stratum_rates=_rates(RATES))
+    assert plan.summary["allocation"] == {"requested": "optimised", "used": "optimised", "fallback_reason": ""}
+    s = plan.strata
+    assert s["n"].sum() <= plan.summary["capacity"] == 1500
+    und = s[s["draw_type"] == "undirected"]
+    assert (und["n"] >= und["floor"]).all() and (und.loc[und["N"] > 0, "n"] >= 1).all()
+    assert (und["n"] <= np.floor(und["class"].map(caps) * und["N"] + 1e-9)).all()
+    # each item makes the checks the ratios and the capacity gave it; the optimiser only decides whom
+    pd.testing.assert_series_equal(
+        und.groupby("item_id")["n"].sum(),
+        ratios.strata[ratios.strata["draw_type"] == "undirected"].groupby("item_id")["n"].sum(),
+    )
+    assert (
+        s.loc[s["draw_type"] == "directed", "n"].to_numpy() == ratios.strata.query("draw_type == 'directed'")["n"]
+    ).all()
+    gen = und[und["item_id"] == "GEN"].set_index("stratum")
+    p = gen["n"] / gen["N"]
+    assert p["D2"] == pytest.approx(0.5, abs=1 / gen.loc["D2", "N"])  # the richest stratum fills up to its cap
+    assert p["D2"] >= p["D1"] >= p["C2"] > p["A2"]
+    assert (gen.loc[["A1", "A2"], "n"] == gen.loc[["A1", "A2"], "floor"]).all()  # the poorest stay at their floors
+    assert np.allclose(gen["rate_estimate"], gen.index.map(RATES))
+    # the inclusion probabilities follow the optimised counts
+    f = plan.frame[(plan.frame["item_id"] == "GEN") & (plan.frame["stratum"] == "D2")]
+    assert np.allclose(f["p_undirected"], p["D2"])
+
+
+def test_optimised_allocation_falls_back_to_the_ratios_and_says_why():
+    pp = plan_params(allocation="optimised")
+    ratios = make_plan(inputs(), plan_params(), PLAN_ID)
+    none = make_plan(inputs(), pp, PLAN_ID)
+    assert none.summary["allocation"]["used"] == "ratios"
+    assert "no earlier random checks" in none.summary["allocation"]["fallback_reason"]
+    assert none.strata["n"].tolist() == ratios.strata["n"].tolist()
+    thin = _rates(RATES, checks=100).assign(checks=lambda d: np.where(d["stratum"] == "C2", 12, 100))
+    few = make_plan(inputs(), pp, PLAN_ID, stratum_rates=thin.drop(index=0))  # A1 has none at all
+    reason = few.summary["allocation"]["fallback_reason"]
+    assert (
+        few.summary["allocation"]["used"] == "ratios" and "A1 0, C2 12" in reason and "optimiser_min_checks" in reason
+    )
+    assert ratios.summary["allocation"] == {"requested": "ratios", "used": "ratios", "fallback_reason": ""}
+
+
+def test_cooloff_applies_per_class_and_is_counted_per_class():
+    e = population(8_000)
+    recent = pd.concat([e[e["class"] == k].head(200) for k in "ABCD"])
+    insp = pd.DataFrame(
+        {"uscc": recent["uscc"], "inspection_date": pd.Timestamp("2026-07-15")}  # 3½ months before the plan
+    ).astype({"inspection_date": "datetime64[ms]"})
+    months = {"A": 12, "B": 6, "C": 3, "D": 0}
+    plan = make_plan(inputs(e, inspections=insp), plan_params(cooloff_months=months), PLAN_ID)
+    by_class = recent["class"].value_counts()
+    assert plan.summary["cooled_off_by_class"] == {"A": by_class["A"], "B": by_class["B"], "C": 0, "D": 0}
+    assert plan.summary["cooled_off"] == by_class["A"] + by_class["B"]
+    f = plan.frame[plan.frame["uscc"].isin(recent["uscc"])]
+    assert (f["cooled_off"] == f["class"].isin(["A", "B"])).all()
+
+
+def test_general_checks_do_not_use_up_the_specialists_first():
+    """4 food officers (who may also take general checks) and 4 general-only officers, 2 checks each: 4 food and
+    4 general checks fit exactly, but only if the food checks are staffed before the general ones take food
+    officers. Whatever the random order, nothing stays unassigned."""
+    from riskclass.plan.assign import assign_inspectors
+
+    officers = inspectors(8, capacity=2).assign(
+        qualifications=["food;general"] * 4 + ["general"] * 4, department=["food"] * 4 + ["credit"] * 4
+    )
+    for seed in ("0123456789abcdef", "fedcba9876543210", "00000000000000ff"):
+        checks = pd.DataFrame(
+            {
+                "check_id": [f"C{i}" for i in range(8)],
+                "uscc": [f"U{i}" for i in range(8)],
+                "item_id": ["GEN", "FOOD"] * 4,
+            }
+        )
+        out, _ = assign_inspectors(
+            checks,
+            {"GEN": "general", "FOOD": "food"},
+            officers,
+            pd.DataFrame({"inspector_id": [], "uscc": []}),
+            start=pd.Timestamp("2026-11-01"),
+            due=pd.Timestamp("2026-12-31"),
+            seed=seed,
+            per_check=2,
+        )
+        assert (out["unassigned_reason"] == "").all(), seed
+        food = out[checks["item_id"] == "FOOD"]
+        assert set(food["inspector_1"]) | set(food["inspector_2"]) <= set(officers["inspector_id"][:4])

@@ -11,8 +11,9 @@ import pytest
 from plan_fixture import inputs, plan_params, population
 from riskclass.indicators import build, load_catalog, load_month
 from riskclass.ingest import ingest
+from riskclass.plan import strata
 from riskclass.plan.draw import derive_seed, draw_n
-from riskclass.plan.evaluate import ipw_rates
+from riskclass.plan.evaluate import ipw_rates, random_checks_with_strata
 from riskclass.plan.output import summarise, write_plan
 from riskclass.plan.planner import make_plan
 from riskclass.plan.policy import compare_policies
@@ -25,6 +26,27 @@ from indicator_fixture import AS_OF_MONTH, A, rows
 PLAN_ID = "SSJ-440800-2026-11"
 
 
+def redraws(plan, item: str, reps: int) -> list[np.ndarray]:
+    """The plan's draws of one item repeated under ``reps`` other seeds (the same strata, sizes and n):
+    per repetition, a mask over the item's candidates in ``plan.frame`` order."""
+    frame = plan.frame[plan.frame["item_id"] == item].reset_index(drop=True)
+    uscc = frame["uscc"].to_numpy()
+    pools = {}
+    for s in plan.strata[plan.strata["item_id"] == item].to_dict("records"):
+        if s["draw_type"] == "undirected":
+            pools[s["draw_id"]] = (np.flatnonzero((frame["stratum"] == s["stratum"]).to_numpy()), int(s["n"]))
+        else:
+            pools[s["draw_id"]] = (np.flatnonzero(frame["p_directed"].to_numpy() > 0), int(s["n"]))
+    out = []
+    for r in range(reps):
+        seed = derive_seed(PLAN_ID, "2026-11-01", str(r))[1]
+        drawn = np.zeros(len(frame), dtype=bool)
+        for draw_id, (pool, n) in pools.items():
+            drawn[pool[draw_n(seed, draw_id, uscc[pool], n)]] = True
+        out.append(drawn)
+    return out
+
+
 def test_ipw_estimates_are_unbiased_where_the_naive_share_is_not():
     """Directed draws oversample flagged entities, which have more problems: the naive share of problems
     among checks overstates every class; the IPW estimate does not, and its intervals cover."""
@@ -33,26 +55,11 @@ def test_ipw_estimates_are_unbiased_where_the_naive_share_is_not():
     base = e["class"].map({"A": 0.03, "B": 0.08, "C": 0.15, "D": 0.30}).to_numpy()
     e["problem"] = rng.random(len(e)) < np.where(e["FLAG"] == 1, 0.6, base)
     plan = make_plan(inputs(e), plan_params(), PLAN_ID)
-    frame = plan.frame[plan.frame["item_id"] == "GEN"].merge(e[["uscc", "problem"]], on="uscc")
+    frame = plan.frame[plan.frame["item_id"] == "GEN"].reset_index(drop=True).merge(e[["uscc", "problem"]], on="uscc")
     truth = frame.groupby("class")["problem"].mean()
-    strata = plan.strata[plan.strata["item_id"] == "GEN"]
-    members = {
-        s["draw_id"]: (
-            frame["uscc"].to_numpy()[(frame["class"] == s["class"]).to_numpy()]
-            if s["draw_type"] == "undirected"
-            else frame["uscc"].to_numpy()[frame["p_directed"].to_numpy() > 0]
-        )
-        for s in strata.to_dict("records")
-    }
-    estimates = []
-    for r in range(300):
-        seed = derive_seed(PLAN_ID, "2026-11-01", str(r))[1]
-        drawn = set()
-        for s in strata.to_dict("records"):
-            pool = members[s["draw_id"]]
-            drawn |= set(pool[draw_n(seed, s["draw_id"], pool, int(s["n"]))])
-        estimates.append(ipw_rates(frame[frame["uscc"].isin(drawn)], "class").assign(rep=r))
-    est = pd.concat(estimates).set_index("class")
+    est = pd.concat(
+        ipw_rates(frame[drawn], "class").assign(rep=r) for r, drawn in enumerate(redraws(plan, "GEN", 300))
+    ).set_index("class")
     for k in "ABCD":
         e_k = est.loc[k]
         mc_se = e_k["rate"].std() / np.sqrt(len(e_k))
@@ -61,6 +68,73 @@ def test_ipw_estimates_are_unbiased_where_the_naive_share_is_not():
         assert 0.88 <= covered <= 0.995, (k, covered)
     naive_bias = est.groupby(level=0)["naive_rate"].mean() - truth
     assert (naive_bias.loc[["A", "B"]] > 0.02).all()  # the naive share would mislead: the test can fail
+
+
+STRATUM_RATES = {"A1": 0.02, "A2": 0.05, "B1": 0.06, "B2": 0.12, "C1": 0.15, "C2": 0.25, "D1": 0.3, "D2": 0.5}
+
+
+def test_ipw_stratum_rates_are_unbiased_under_the_plans_unequal_probabilities():
+    """A population with known problem rates per stratum (class × score sub-band), drawn again and again by an
+    optimised plan — sub-bands of one class drawn at different rates, flagged entities (more problems) also by a
+    directed draw: the IPW rate of every stratum, and of every class, is right on average; the naive share is not."""
+    e = population(6_000, seed=6)
+    edges = strata.subband_edges(e["score"], e["class"], plan_params()["subbands"])
+    e["stratum"] = strata.subband_labels(e["score"], e["class"], edges)
+    rng = np.random.default_rng(12)
+    e["problem"] = rng.random(len(e)) < np.where(e["FLAG"] == 1, 0.7, e["stratum"].map(STRATUM_RATES))
+    rates = pd.DataFrame({"stratum": list(STRATUM_RATES), "checks": 100, "rate": list(STRATUM_RATES.values())})
+    pp = plan_params(allocation="optimised", optimiser_caps={"A": 1.0, "B": 1.0, "C": 1.0, "D": 0.4})
+    plan = make_plan(inputs(e.drop(columns=["stratum", "problem"])), pp, PLAN_ID, stratum_rates=rates)
+    assert plan.summary["allocation"]["used"] == "optimised"
+    frame = plan.frame[plan.frame["item_id"] == "GEN"].reset_index(drop=True).merge(e[["uscc", "problem"]], on="uscc")
+    p = frame.groupby("stratum")["p_undirected"].first()
+    assert p["C2"] > 5 * p["C1"] and p["D2"] >= p["D1"] > p["C2"]  # unequal within a class
+    truth = {by: frame.groupby(by)["problem"].mean() for by in ("stratum", "class")}
+    runs = redraws(plan, "GEN", 200)
+    for by in ("stratum", "class"):
+        est = pd.concat(ipw_rates(frame[drawn], by) for drawn in runs).set_index(by)
+        for g, t in truth[by].items():
+            mean, naive = est.loc[g, "rate"].mean(), est.loc[g, "naive_rate"].mean()
+            mc_se = est.loc[g, "rate"].std() / np.sqrt(len(runs))
+            assert abs(mean - t) < 4 * mc_se + 1e-3, (by, g, mean, t)
+            if (
+                g[0] in "AB"
+            ):  # rare problems, many flagged entities drawn by the directed filter: the naive share misleads
+                naive_se = est.loc[g, "naive_rate"].std() / np.sqrt(len(runs))
+                assert naive - t > max(0.02, 4 * naive_se), (by, g, naive, t)
+
+
+def test_earlier_checks_are_placed_in_the_stratum_of_the_month_before():
+    """An earlier check's stratum is its class and score sub-band in the sealed record of the month before the
+    check, with that month's own sub-band edges."""
+    rng = np.random.default_rng(3)
+    n = 400
+    uscc = np.array([f"U{i:04d}" for i in range(n)], dtype=object)
+    classes = np.where(np.arange(n) < 300, "A", "D")
+    history = pd.concat(
+        [
+            pd.DataFrame({"uscc": uscc, "month": "2026-08", "class": classes, "score": rng.integers(0, 200, n)}),
+            pd.DataFrame({"uscc": uscc, "month": "2026-09", "class": classes, "score": rng.integers(0, 200, n) + 500}),
+        ]
+    )
+    subbands = {"A": 2, "B": 3, "C": 3, "D": 3}
+    checks = pd.DataFrame(
+        {
+            "uscc": uscc[[0, 1, 350, 0]],
+            "draw_type": ["undirected", "directed", "undirected", "triggered"],
+            "inclusion_prob": [0.1, 0.2, 0.3, None],
+            "inspection_date": pd.to_datetime(["2026-09-10", "2026-10-03", "2026-10-20", "2026-10-20"]),
+            "result_code": ["1", "B", "1", "B"],
+        }
+    )
+    joined = random_checks_with_strata(checks, history, subbands).set_index("uscc")
+    assert len(joined) == 3  # the triggered check is no random draw
+    for u, month in ((uscc[0], "2026-08"), (uscc[1], "2026-09"), (uscc[350], "2026-09")):
+        h = history[history["month"] == month]
+        edges = strata.subband_edges(h["score"].to_numpy(), h["class"].to_numpy(), subbands)
+        row = h[h["uscc"] == u]
+        expected = strata.subband_labels(row["score"].to_numpy(), row["class"].to_numpy(), edges)[0]
+        assert joined.loc[u, "stratum"] == expected and joined.loc[u, "month"] == month
 
 
 def test_optimiser_fills_floors_then_the_richest_class_within_capacity():

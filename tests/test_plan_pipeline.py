@@ -5,14 +5,20 @@ from __future__ import annotations
 import copy
 import shutil
 
+import numpy as np
 import pandas as pd
 import pytest
 
+from plan_fixture import SCORE_BANDS
+from riskclass import uscc
 from riskclass.classify.run import classify_month
 from riskclass.io import sha256_file
 from riskclass.plan import PlanError, run_plan, verify_plan
+from riskclass.plan.planner import PlanInputs, make_plan
 from riskclass.plan.results import ingest_results
+from riskclass.plan.strata import stratum_names
 from riskclass.records import RecordStore
+from riskclass.synth import planning
 from riskclass.synth.results import simulate_results
 
 from conftest import classified_world
@@ -87,3 +93,76 @@ def test_results_come_back_and_the_next_month_sees_them(loop, small_city, tmp_pa
     with pytest.raises(PlanError, match="immutable"):
         run_plan(changed, "2026-10", replace=True)
     assert run_plan(p, "2026-10")[0].status == "unchanged"
+
+
+def default_city(params: dict, n: int = 39_300, seed: int = 0) -> pd.DataFrame:
+    """A population with the default city's mix (entity types and sections of params.yaml; classes, domains and
+    directed-draw signals at the shares its 2026-10 record shows)."""
+    rng = np.random.default_rng(seed)
+    sp = params["synth"]
+
+    def pick(shares: dict, size: int) -> np.ndarray:
+        return rng.choice(list(shares), size, p=np.array(list(shares.values())) / sum(shares.values()))
+
+    types = pick(sp["entity_type_shares"], n)
+    sections = np.empty(n, dtype=object)
+    for t in set(types):
+        sections[types == t] = pick(sp["section_shares"][t], int((types == t).sum()))
+    classes = rng.choice(list(SCORE_BANDS), n, p=[0.60, 0.235, 0.106, 0.059])
+    low, high = (np.array([SCORE_BANDS[k][j] for k in classes]) for j in (0, 1))
+    districts = pick(params["city"]["district_shares"], n)
+    prefix = np.select([types == "enterprise", types == "individual"], ["91", "92"], "93")
+    no_reports = rng.random(n) < 0.236
+    return pd.DataFrame(
+        {
+            "uscc": uscc.generate(rng, prefix, districts),
+            "name": [f"主体{i}" for i in range(n)],
+            "score": rng.integers(low, high),
+            "class": classes,
+            "district": districts,
+            "section": sections,
+            "entity_type": types,
+            "food": np.isin(sections, ["F", "H"]) & (rng.random(n) < 0.55),  # 31 % of the city, in trade and catering
+            "drug": rng.random(n) < 0.036,
+            "special_equipment": rng.random(n) < 0.026,
+            "DYN.AR.latest_filed": np.where(no_reports, 0.0, 1.0),
+            "DYN.AR.filed_3y": np.where(no_reports, 1.0, 3.0),
+            "REL.ADDR.cluster": (rng.random(n) < 0.031).astype(float),
+            "BAS.CAP.huge_no_staff": (rng.random(n) < 0.008).astype(float),
+        }
+    )
+
+
+def test_a_default_city_plan_fits_the_default_directorys_capacity(params):
+    """The default parameters on a city like the default one: the synthetic directory (as the synth stage draws
+    it for 50,000 entities) staffs about what the city inspects in a month, the strata floors fit in it, the
+    monthly share of the annual ratios asks for more, and the common shrink brings the plan down to it."""
+    sp = params["synth"]
+    officers = planning.inspectors(
+        np.random.default_rng([sp["seed"], 6]), sp["entities"], sp["planning"], np.datetime64("2026-10-31")
+    )
+    e = default_city(params)
+    plan_inputs = PlanInputs(
+        month="2026-11",
+        classes_month="2026-10",
+        entities=e,
+        items=planning.check_items(),
+        inspectors=officers,
+        conflicts=pd.DataFrame({"inspector_id": [], "uscc": []}),
+        inspections=pd.DataFrame(
+            {"uscc": pd.Series(dtype=object), "inspection_date": pd.Series(dtype="datetime64[ms]")}
+        ),
+    )
+    plan = make_plan(plan_inputs, params["plan"], "SSJ-440800-2026-11")
+    s = plan.summary
+    assert 250 <= s["capacity"] <= 400, s["capacity"]  # ≈ the ~280 inspections a month the simulated city makes
+    assert s["floor_checks"] < s["capacity"] and s["shrink_share"] < 1
+    # the draws fill the capacity (an entity drawn by its stratum and a directed filter of one item is one check)
+    assert 0.97 * s["capacity"] <= plan.strata["n"].sum() <= s["capacity"] and s["checks"] <= s["capacity"]
+    und = plan.strata[plan.strata["draw_type"] == "undirected"]
+    assert (und["n"] >= und["floor"]).all() and (und.loc[und["N"] > 0, "n"] >= 1).all()
+    assert set(und.loc[und["N"] > 0, "stratum"]) == set(stratum_names(params["plan"]["subbands"]))
+    # capacity binds in total; a qualification pool can still run short of a few checks (reported, not dropped)
+    assert s["unassigned"] <= 0.05 * s["checks"] and (plan.loads["assigned"] <= plan.loads["capacity"]).all()
+    by_class = plan.checks.groupby("class").size() / e.groupby("class").size()
+    assert by_class["A"] < by_class["B"] < by_class["C"] < by_class["D"]  # still differentiated after the shrink

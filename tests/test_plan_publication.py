@@ -20,6 +20,7 @@ from riskclass.plan.draw import derive_seed, hash_keys
 from riskclass.plan.output import RESULT_COLUMNS, summarise, write_plan
 from riskclass.plan.planner import make_plan
 from riskclass.plan.results import evaluate_plan, ingest_results, load_plan
+from riskclass.plan.strata import stratum_names
 
 PLAN_ID = "SSJ-440800-2026-11"
 CLASSES = ("A", "B", "C", "D")
@@ -173,14 +174,15 @@ def class_guess_from_public_seed(public: pd.DataFrame) -> pd.Series:
     """What an outsider can do with the published list alone: recompute the unkeyed seed and read each listed
     entity's class stratum off its hash rank (a drawn entity's key is among the smallest of its stratum)."""
     _, seed = derive_seed(public["plan_id"].iloc[0], public["start_date"].iloc[0], "")  # all public
-    ratios = plan_params()["ratios"]
+    pp = plan_params()
+    ratios, names = pp["ratios"], stratum_names(pp["subbands"])  # the parameters are no secret either
     item_type = {"GEN": "general", "FOOD": "key"}  # published with the item list
     guess = pd.Series("", index=public.index)
     for item, rows in public.groupby("item_id"):
-        u = np.column_stack([hash_keys(seed, f"{item}/{k}", rows["uscc"].to_numpy()) / 2**60 for k in CLASSES])
-        cut = np.array([max(ratios[item_type[item]][k], 0.03) * 1.05 for k in CLASSES])
+        u = np.column_stack([hash_keys(seed, f"{item}/{s}", rows["uscc"].to_numpy()) / 2**60 for s in names])
+        cut = np.array([max(ratios[item_type[item]][s[0]], 0.03) * 1.05 for s in names])
         inside = u <= cut
-        guess[rows.index] = np.where(inside.any(axis=1), np.array(CLASSES)[inside.argmax(axis=1)], "D")
+        guess[rows.index] = np.where(inside.any(axis=1), np.array([s[0] for s in names])[inside.argmax(axis=1)], "D")
     return guess
 
 

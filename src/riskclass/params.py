@@ -464,9 +464,10 @@ class Plan(_Model):
     ratios: ByItemType[ByClass[Ratio]]
     floors: ByClass[Ratio] = Field(description="no class is exempt: 不免抽")
     min_overall_ratio: Prob
-    plans_per_year: Count = Field(description="the ratios and floors are annual; each plan draws this share of them")
+    plans_per_year: Count = Field(description="the ratios and floors are annual; each plan draws 1/plans_per_year")
     subbands: ByClass[Annotated[int, Field(ge=2, le=4)]] = Field(description="score sub-bands per class (strata)")
     allocation: Literal["ratios", "optimised"]
+    optimiser_min_checks: Count = Field(description="earlier random checks every stratum needs for the optimiser")
     cooloff_months: ByClass[Count0] = Field(description="无事不扰: not re-drawn within this many months of a check")
     max_checks: Count
     inspectors_per_check: int = Field(ge=2, description="at least two enforcement officers per check")

@@ -13,21 +13,27 @@ from riskclass.io import sha256_file
 from riskclass.keys import current_key
 from riskclass.plan.assign import inspector_columns
 from riskclass.plan.draw import DRAW_KEY_ENV
-from riskclass.plan.evaluate import ipw_rates, random_checks_with_classes
+from riskclass.plan.evaluate import ipw_rates, random_checks_with_strata
 from riskclass.plan.inputs import load_inputs
 from riskclass.plan.output import internal_files, read_internal_plan, summarise, write_plan
 from riskclass.plan.planner import Plan, PlanError, make_plan, plan_id_for, validate_plan_params
 from riskclass.records import RecordStore
 
-__all__ = ["Plan", "PlanError", "class_problem_rates", "run_plan", "verify_plan"]
+__all__ = ["Plan", "PlanError", "problem_rates", "run_plan", "verify_plan"]
 
 
-def class_problem_rates(inspections: pd.DataFrame, history_path: Path) -> pd.DataFrame | None:
-    """IPW problem rate per class from every earlier random check whose month-before class is known."""
+def problem_rates(
+    inspections: pd.DataFrame, history_path: Path, subbands: dict[str, int]
+) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
+    """IPW problem rates per class and per stratum (class and score sub-band) from every earlier random check
+    whose class and score in the month before the check are known (the sealed records' history)."""
     if not Path(history_path).exists():
-        return None
-    joined = random_checks_with_classes(inspections, pd.read_parquet(history_path, columns=["uscc", "month", "class"]))
-    return ipw_rates(joined, "class") if len(joined) else None
+        return None, None
+    history = pd.read_parquet(history_path, columns=["uscc", "month", "score", "class"])
+    joined = random_checks_with_strata(inspections, history, subbands)
+    if joined.empty:
+        return None, None
+    return ipw_rates(joined, "class"), ipw_rates(joined, "stratum")
 
 
 def run_plan(p: dict, month: str, out_dir: Path | None = None, replace: bool = False) -> tuple[Plan, dict, Path]:
@@ -41,9 +47,11 @@ def run_plan(p: dict, month: str, out_dir: Path | None = None, replace: bool = F
     pp = p["plan"]
     validate_plan_params(pp, set(load_catalog(p["features"]["catalog"]).codes))
     inputs = load_inputs(p, month)
-    plan = make_plan(inputs, pp, plan_id_for(pp, month, p["city"]["prefecture"]), current_key(DRAW_KEY_ENV))
-    rates = class_problem_rates(inputs.inspections, RecordStore(p["classify"]["records_dir"]).history_path)
-    summary = summarise(plan, rates)
+    history = RecordStore(p["classify"]["records_dir"]).history_path
+    class_rates, stratum_rates = problem_rates(inputs.inspections, history, pp["subbands"])
+    plan_id = plan_id_for(pp, month, p["city"]["prefecture"])
+    plan = make_plan(inputs, pp, plan_id, current_key(DRAW_KEY_ENV), stratum_rates=stratum_rates)
+    summary = summarise(plan, class_rates, stratum_rates)
     out_dir = Path(out_dir or pp["out_dir"])
     plan_dir = out_dir / plan.plan_id
     stored = internal_files(plan_dir)

@@ -3,8 +3,11 @@
 Each check gets ``per_check`` officers drawn at random among those who hold the item's
 qualification, are active, are available over the whole plan window, have capacity left and have not
 declared a conflict with the entity. Among the eligible, the least loaded go first (ties broken at
-random), so workloads stay within one check of each other wherever qualifications allow. A check that
-cannot be staffed is kept in the plan, unassigned, with the reason — never dropped.
+random), so workloads stay within one check of each other wherever qualifications allow. Checks are
+staffed qualification by qualification, the smallest pool first (the capacity of the available officers
+holding it), in a random order within each: general checks, which any officer may take, come last and
+do not use up the few holders of a professional qualification first. A check that cannot be
+staffed is kept in the plan, unassigned, with the reason — never dropped.
 """
 
 from __future__ import annotations
@@ -51,10 +54,17 @@ def assign_inspectors(
             conflicted.setdefault(uscc, []).append(index[inspector])
 
     rng = np.random.default_rng(int(seed, 16))
-    order = np.argsort(hash_keys(seed, "assign", checks["check_id"].to_numpy()), kind="stable")
+    check_uscc, check_qual = checks["uscc"].to_numpy(), checks["item_id"].map(item_qualification).to_numpy()
+    pool = {q: int(capacity[held & ok].sum()) for q, held in quals.items()}
+    order = np.lexsort(  # the smallest qualification pool first (ties by name), random within
+        (
+            hash_keys(seed, "assign", checks["check_id"].to_numpy()),
+            np.asarray(check_qual, dtype=str),
+            np.array([pool[q] for q in check_qual], dtype=np.int64),
+        )
+    )
     chosen = np.full((len(checks), per_check), None, dtype=object)
     reasons = np.full(len(checks), "", dtype=object)
-    check_uscc, check_qual = checks["uscc"].to_numpy(), checks["item_id"].map(item_qualification).to_numpy()
     for row in order:
         eligible = quals[check_qual[row]] & ok & (load < capacity)
         blocked = conflicted.get(check_uscc[row])

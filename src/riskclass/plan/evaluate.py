@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from riskclass import codes
+from riskclass.plan import strata
 
 Z95 = 1.959963984540054
 
@@ -77,6 +78,30 @@ def random_checks_with_classes(inspections: pd.DataFrame, class_history: pd.Data
     drawn["problem"] = codes.found_problem(drawn["result_code"])
     out = drawn.merge(class_history[["uscc", "month", "class"]], on=["uscc", "month"], how="inner")
     return out.assign(inclusion_prob=out["inclusion_prob"].astype(float))
+
+
+def history_strata(history: pd.DataFrame, subbands: dict[str, int]) -> pd.DataFrame:
+    """Each entity's stratum in each month of the class history: its class and its score sub-band, with the
+    sub-band edges of that month's own scores (as the plan drawn from that month's classes cut them)."""
+    frames = []
+    for _month, g in history.groupby("month", sort=True):
+        scores, classes = g["score"].to_numpy(), g["class"].to_numpy()
+        labels = strata.subband_labels(scores, classes, strata.subband_edges(scores, classes, subbands))
+        frames.append(g[["uscc", "month", "class"]].assign(stratum=labels))
+    if not frames:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in ("uscc", "month", "class", "stratum")})
+    return pd.concat(frames, ignore_index=True)
+
+
+def random_checks_with_strata(
+    inspections: pd.DataFrame, history: pd.DataFrame, subbands: dict[str, int]
+) -> pd.DataFrame:
+    """Random-draw inspections with the entity's class and stratum in the month before the check
+    (``history``: uscc, month, score, class — the sealed records)."""
+    months = (inspections["inspection_date"].dt.to_period("M") - 1).astype(str).unique()
+    labelled = history_strata(history[history["month"].isin(months)], subbands)
+    joined = random_checks_with_classes(inspections, labelled)
+    return joined.merge(labelled[["uscc", "month", "stratum"]], on=["uscc", "month"], how="left")
 
 
 def estimates_table(rates: pd.DataFrame) -> list[dict]:

@@ -50,7 +50,8 @@ def load_inputs(p: dict, month: str) -> PlanInputs:
     indicator_columns = sorted(
         set(DOMAIN_INDICATORS.values()) | {c["indicator"] for d in pp.get("directed", []) for c in d.get("where", [])}
     )
-    classes = pd.read_parquet(classes_path, columns=["uscc", "class", "district", "section", "entity_type"])
+    columns = ["uscc", "score", "class", "district", "section", "entity_type"]  # the score: sub-band strata
+    classes = pd.read_parquet(classes_path, columns=columns)
     features = pd.read_parquet(features_path, columns=["uscc", *indicator_columns])
     names = pd.read_parquet(validated / "entities.parquet", columns=["uscc", "name"])
     entities = classes.merge(features, on="uscc", how="left").merge(names, on="uscc", how="left")

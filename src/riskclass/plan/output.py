@@ -38,7 +38,6 @@ from pathlib import Path
 import pandas as pd
 
 from riskclass import codes, contract
-from riskclass.codes import CLASSES
 from riskclass.exports import read_csv, write_csv, write_excel
 from riskclass.io import atomic_directory, write_parquet
 from riskclass.plan.assign import inspector_columns
@@ -52,6 +51,7 @@ PLAN_COLUMNS = {
     "name": "名称",
     "district": "行政区划代码",
     "class": "信用风险分类",
+    "stratum": "评分子档",
     "item_id": "事项编号",
     "item_name": "抽查事项",
     "item_type": "事项类别",
@@ -130,41 +130,50 @@ summary.json         按分类等汇总 / counts per class, district, item; seed
 """
 
 
-def expected_findings(plan: Plan, rates: pd.DataFrame | None) -> dict:
-    """Checks per class × the class's IPW problem rate from earlier random checks."""
+def expected_findings(plan: Plan, rates: pd.DataFrame | None, stratum_rates: pd.DataFrame | None = None) -> dict:
+    """Checks per class × the class's IPW problem rate from earlier random checks, and the same per stratum
+    (class and score sub-band) where the strata have estimates."""
     if rates is None or rates.empty:
         return {"total": None, "why": "no earlier random checks with classes to estimate problem rates from"}
-    by_class = plan.checks["class"].value_counts()
-    rate = rates.set_index("class")["rate"]
-    per_class = {k: round(float(by_class.get(k, 0) * rate.get(k, float("nan"))), 1) for k in CLASSES}
-    known = {k: v for k, v in per_class.items() if v == v}
-    return {
-        "total": round(sum(known.values()), 1),
-        "by_class": known,
-        "rate_basis": {
-            r["class"]: {"rate": round(r["rate"], 4), "checks": r["checks"]} for r in rates.to_dict("records")
-        },
-    }
+    total, by_class, basis = _findings(plan.checks["class"], rates.set_index("class"))
+    out = {"total": total, "by_class": by_class, "rate_basis": basis}
+    if stratum_rates is not None and not stratum_rates.empty:
+        total, by_stratum, basis = _findings(plan.checks["stratum"], stratum_rates.set_index("stratum"))
+        out.update({"total_by_stratum": total, "by_stratum": by_stratum, "stratum_rate_basis": basis})
+    return out
 
 
-def summarise(plan: Plan, rates: pd.DataFrame | None) -> dict:
+def _findings(groups: pd.Series, rates: pd.DataFrame) -> tuple[float, dict, dict]:
+    """(total, checks per group × the group's estimated rate, the rates used); groups without an estimate are
+    left out."""
+    checks = groups.value_counts()
+    groups = sorted(set(checks.index) | set(rates.index))
+    per = {str(g): round(float(checks.get(g, 0) * rates["rate"].get(g, float("nan"))), 1) for g in groups}
+    known = {g: v for g, v in per.items() if v == v}
+    basis = {str(g): {"rate": round(float(r["rate"]), 4), "checks": int(r["checks"])} for g, r in rates.iterrows()}
+    return round(sum(known.values()), 1), known, basis
+
+
+def summarise(plan: Plan, rates: pd.DataFrame | None, stratum_rates: pd.DataFrame | None = None) -> dict:
     c, f = plan.checks, plan.frame
     counts = lambda col: {str(k): int(v) for k, v in c[col].value_counts().sort_index().items()}  # noqa: E731
-    population = f[~f["cooled_off"]].groupby("class").size()
+    candidates = f[~f["cooled_off"]]
     busy = plan.loads["assigned"] > 0
     realised = (
         plan.strata[plan.strata["draw_type"] == "undirected"]
         .groupby(["item_id", "class"])[["N", "n"]]
         .sum()
-        .assign(ratio=lambda d: (d["n"] / d["N"].clip(lower=1)).round(4))
+        .assign(ratio=lambda d: (d["n"] / d["N"].clip(lower=1)).round(6))
     )
     return {
         **plan.summary,
         "by_class": counts("class"),
+        "by_stratum": counts("stratum"),
         "by_district": counts("district"),
         "by_item": counts("item_id"),
         "by_draw_type": counts("draw_type"),
-        "candidates_by_class": {str(k): int(v) for k, v in population.items()},
+        "candidates_by_class": {str(k): int(v) for k, v in candidates.groupby("class").size().items()},
+        "candidates_by_stratum": {str(k): int(v) for k, v in candidates.groupby("stratum").size().items()},
         "realised_ratio": {f"{i}/{k}": r for (i, k), r in realised["ratio"].items()},
         "inspector_load": {
             "assigned_inspectors": int(busy.sum()),
@@ -172,7 +181,7 @@ def summarise(plan: Plan, rates: pd.DataFrame | None) -> dict:
             "max": int(plan.loads["assigned"].max()) if len(plan.loads) else 0,
         },
         "staffing_by_qualification": staffing(plan),
-        "expected_findings": expected_findings(plan, rates),
+        "expected_findings": expected_findings(plan, rates, stratum_rates),
     }
 
 
@@ -281,14 +290,27 @@ def write_plan(plan: Plan, summary: dict, out_dir: Path) -> Path:
     checks = plan.checks[list(plan_columns(plan.checks))]
     summary_rows = pd.DataFrame(
         [("类别 " + k, v) for k, v in summary["by_class"].items()]
+        + [("子档 " + k, v) for k, v in summary["by_stratum"].items()]
         + [("事项 " + k, v) for k, v in summary["by_item"].items()]
         + [("区县 " + codes.labels("divisions").get(k, k), v) for k, v in summary["by_district"].items()],
         columns=["分组", "检查户次"],
     )
     params_rows = pd.DataFrame(
         [
-            (k, str(summary[k]))
-            for k in ("plan_id", "seed_text", "seed", "start_date", "due_date", "capacity", "checks")
+            (k, summary[k] if isinstance(summary[k], str) else json.dumps(summary[k], ensure_ascii=False))
+            for k in (
+                "plan_id",
+                "seed_text",
+                "seed",
+                "start_date",
+                "due_date",
+                "plans_per_year",
+                "capacity",
+                "shrink_share",
+                "checks",
+                "allocation",
+                "subband_edges",
+            )
         ],
         columns=["参数", "值"],
     )

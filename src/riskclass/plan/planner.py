@@ -1,11 +1,15 @@
-"""Building a 双随机 plan from one month's classes (see docs/inspection-planning.md).
+"""Building a 双随机 plan from one month's classes and scores (see docs/inspection-planning.md).
 
-For each active item of the random-check list, the entities it applies to are split by class; each
-class draws ``ratio[item type][class]`` of its members (never below the class floor, so nobody is
-exempt), each item draws at least ``min_overall_ratio`` of its population, and the directed draws add
-their filters' ratios. Class-A entities checked within the cool-off are left out of every draw. When
-the draws exceed the capacity (batch size, or inspectors × capacity / officers per check), everything
-above the floors shrinks by one common share; when even the floors do not fit, the plan is refused.
+The ratios, floors and overall minimum of ``params.yaml`` are annual; each plan draws 1/``plans_per_year``
+of them. For each active item of the random-check list, the entities it applies to are split into strata:
+their class and, within it, their score sub-band (``D1`` … ``D3``, plan/strata.py). With ``allocation:
+ratios`` every stratum draws its class's ratio; with ``optimised`` the checks each item gets are shared
+among its strata by a linear programme on the strata's problem rates, estimated by IPW from earlier random
+checks. Every non-empty stratum keeps at least its floor (never below one check, so nobody is exempt), each
+item draws at least the overall minimum, and the directed draws add their filters' ratios. Entities checked
+within their class's cool-off are left out of every draw. When the draws exceed the capacity (batch size,
+or inspectors × capacity / officers per check), everything above the floors shrinks by one common share;
+when even the floors do not fit, the plan is refused.
 """
 
 from __future__ import annotations
@@ -36,7 +40,7 @@ class PlanError(Exception):
 class PlanInputs:
     month: str  # the plan month
     classes_month: str
-    entities: pd.DataFrame  # uscc, name, class, district, section, entity_type, food, drug, special_equipment, …
+    entities: pd.DataFrame  # uscc, name, score, class, district, section, entity_type, food, drug, special_equipment, …
     items: pd.DataFrame
     inspectors: pd.DataFrame
     conflicts: pd.DataFrame
@@ -53,7 +57,7 @@ class Plan:
     due: pd.Timestamp
     checks: pd.DataFrame  # one row per (entity, item) drawn, with inspectors
     frame: pd.DataFrame  # every (entity, item) candidate with its inclusion probability
-    strata: pd.DataFrame  # every draw: N, floor, target, drawn n, probability
+    strata: pd.DataFrame  # every draw: stratum, N, ratios, floor, target, drawn n, probability
     loads: pd.DataFrame
     summary: dict
     # drawn: written now; unchanged: the same draft was there already; kept: a draft that differs from this
@@ -143,30 +147,39 @@ def check_capacity(pp: dict, inputs: PlanInputs, start: pd.Timestamp, due: pd.Ti
     return min(int(pp["max_checks"]), staffed)
 
 
-def _strata(inputs: PlanInputs, pp: dict, cooled: np.ndarray) -> tuple[pd.DataFrame, dict, dict]:
-    """Every draw of the plan with its population size, floor and target (before capacity)."""
+def _strata(inputs: PlanInputs, pp: dict, cooled: np.ndarray, labels: np.ndarray) -> tuple[pd.DataFrame, dict, dict]:
+    """Every draw of the plan with its population size, per-plan ratio, floor and target (before capacity):
+    one per item × stratum (class and score sub-band) and one per directed draw."""
     e = inputs.entities
+    ppy = int(pp["plans_per_year"])
+    names = strata.stratum_names(pp["subbands"])
+    in_stratum = {name: labels == name for name in names}
+    floors = np.array([pp["floors"][strata.stratum_class(name)] for name in names])
+    min_overall = strata.per_plan(pp["min_overall_ratio"], ppy)
     rows, members, item_masks = [], {}, {}
     for _, item in inputs.items.iterrows():
         base = applicable(e, item)
         item_masks[item["item_id"]] = base
         candidates = base & ~cooled
-        sizes = np.array([(candidates & (e["class"] == k).to_numpy()).sum() for k in CLASSES])
-        ratios = np.array([pp["ratios"][item["item_type"]][k] for k in CLASSES])
-        floors = np.array([pp["floors"][k] for k in CLASSES])
-        floor_n, target, scaled, min_share = class_allocation(sizes, ratios, floors, pp["min_overall_ratio"])
-        for k, n_pop, lo, tgt, r in zip(CLASSES, sizes, floor_n, target, ratios, strict=True):
-            draw_id = f"{item['item_id']}/{k}"
-            members[draw_id] = candidates & (e["class"] == k).to_numpy()
+        sizes = np.array([(candidates & in_stratum[name]).sum() for name in names])
+        annual = np.array([pp["ratios"][item["item_type"]][strata.stratum_class(name)] for name in names])
+        floor_n, target, scaled, min_share = class_allocation(
+            sizes, strata.per_plan(annual, ppy), strata.per_plan(floors, ppy), min_overall
+        )
+        for name, n_pop, lo, tgt, r in zip(names, sizes, floor_n, target, annual, strict=True):
+            draw_id = f"{item['item_id']}/{name}"
+            members[draw_id] = candidates & in_stratum[name]
             rows.append(
                 {
                     "draw_id": draw_id,
                     "item_id": item["item_id"],
                     "item_type": item["item_type"],
                     "draw_type": "undirected",
-                    "class": k,
+                    "class": strata.stratum_class(name),
+                    "stratum": name,
                     "N": int(n_pop),
-                    "ratio": float(r),
+                    "annual_ratio": float(r),
+                    "ratio": strata.per_plan(float(r), ppy),
                     "floor": int(lo),
                     "target": int(tgt),
                     "uplift": scaled,
@@ -179,7 +192,8 @@ def _strata(inputs: PlanInputs, pp: dict, cooled: np.ndarray) -> tuple[pd.DataFr
             draw_id = f"{item['item_id']}/directed/{d['id']}"
             members[draw_id] = candidates & directed_filter(e, d)
             n_pop = int(members[draw_id].sum())
-            tgt = min(n_pop, max(int(n_pop > 0), math.floor(d["ratio"] * n_pop + 0.5)))
+            ratio = strata.per_plan(float(d["ratio"]), ppy)
+            tgt = min(n_pop, max(int(n_pop > 0), math.floor(ratio * n_pop + 0.5)))
             rows.append(
                 {
                     "draw_id": draw_id,
@@ -187,8 +201,10 @@ def _strata(inputs: PlanInputs, pp: dict, cooled: np.ndarray) -> tuple[pd.DataFr
                     "item_type": item["item_type"],
                     "draw_type": "directed",
                     "class": "",
+                    "stratum": "",
                     "N": n_pop,
-                    "ratio": float(d["ratio"]),
+                    "annual_ratio": float(d["ratio"]),
+                    "ratio": ratio,
                     "floor": 0,
                     "target": tgt,
                     "uplift": 1.0,
@@ -196,6 +212,40 @@ def _strata(inputs: PlanInputs, pp: dict, cooled: np.ndarray) -> tuple[pd.DataFr
                 }
             )
     return pd.DataFrame(rows), members, item_masks
+
+
+def stratum_rates_usable(pp: dict, table: pd.DataFrame, rates: pd.DataFrame | None) -> tuple[pd.Series | None, str]:
+    """The IPW problem rate of every non-empty stratum of the plan, or None and why not: each such stratum
+    needs at least ``optimiser_min_checks`` earlier random checks."""
+    if rates is None or rates.empty:
+        return None, "no earlier random checks with a known class and score (the month before each check)"
+    needed = sorted(set(table.loc[(table["draw_type"] == "undirected") & (table["N"] > 0), "stratum"]))
+    known = rates.set_index("stratum")
+    least = int(pp["optimiser_min_checks"])
+    short = {k: int(known["checks"].get(k, 0)) for k in needed if known["checks"].get(k, 0) < least}
+    if short:
+        counts = ", ".join(f"{k} {n}" for k, n in short.items())
+        return None, f"too few earlier random checks in strata {counts} (plan.optimiser_min_checks = {least})"
+    return known["rate"], ""
+
+
+def optimise_allocation(pp: dict, table: pd.DataFrame, rate: pd.Series) -> np.ndarray:
+    """Counts of the undirected strata when each item's checks (as the ratios and the capacity fit gave them)
+    are shared among its strata by ``strata.optimise_ratios``: most expected findings under the floors (never
+    lowered) and ``optimiser_caps`` (annual, per class), so item totals and the capacity stay as they were."""
+    ppy = int(pp["plans_per_year"])
+    counts = table["n"].to_numpy().copy()
+    undirected = table["draw_type"] == "undirected"
+    for _, rows in table[undirected].groupby("item_id", sort=True):
+        sizes = rows["N"].to_numpy()
+        floors = np.where(sizes > 0, rows["floor"].to_numpy() / np.maximum(sizes, 1), 0.0)
+        caps = strata.per_plan(rows["class"].map(pp["optimiser_caps"]).to_numpy(dtype=float), ppy)
+        caps = np.maximum(caps, floors)
+        budget = int(rows["n"].sum())
+        rates = rows["stratum"].map(rate).fillna(0.0).to_numpy(dtype=float)  # 0 only where N = 0
+        ratios = strata.optimise_ratios(sizes, rates, budget, floors, caps)
+        counts[table.index.get_indexer(rows.index)] = strata.apportion(ratios, sizes, floors, caps, budget)
+    return counts
 
 
 def _draw_item(
@@ -228,7 +278,7 @@ def _draw_item(
     for j in np.flatnonzero(dir_drawn):
         dir_ids[j] = ";".join(name for name, hit in dir_hits if hit[j])
     directed_p = combined_probability(dir_ps) if dir_ps else np.zeros(n_rows)
-    sub = e.loc[base, ["uscc", "class", "district"]].reset_index(drop=True)
+    sub = e.loc[base, ["uscc", "class", "stratum", "district"]].reset_index(drop=True)
     sub.insert(1, "item_id", item_id)
     sub["cooled_off"] = cooled[base]
     sub["p_undirected"] = und_p
@@ -240,32 +290,50 @@ def _draw_item(
     return sub
 
 
-def make_plan(inputs: PlanInputs, pp: dict, plan_id: str, draw_key: bytes | None = None) -> Plan:
+def make_plan(
+    inputs: PlanInputs,
+    pp: dict,
+    plan_id: str,
+    draw_key: bytes | None = None,
+    stratum_rates: pd.DataFrame | None = None,
+) -> Plan:
+    """Draw the plan. ``stratum_rates`` (``evaluate.ipw_rates`` by ``stratum`` over earlier random checks) feed
+    the optimised allocation and nothing else; without enough of them the plan keeps the ratios and says why."""
     validate_plan_params(pp, set(inputs.entities.columns))
     validate_items(pp, inputs.items)
     e = inputs.entities.sort_values("uscc", ignore_index=True)
+    if "score" not in e.columns or e["score"].isna().any():
+        raise PlanError("the classes need a score for every entity: the strata are score sub-bands within each class")
+    edges = strata.subband_edges(e["score"].to_numpy(), e["class"].to_numpy(), pp["subbands"])
+    labels = strata.subband_labels(e["score"].to_numpy(), e["class"].to_numpy(), edges)
+    e = e.assign(stratum=labels)
     inputs = replace(inputs, entities=e)  # a stable order for every draw, without touching the caller's
     start, due = plan_dates(pp, inputs.month)
     seed_text, seed = derive_seed(plan_id, str(start.date()), str(pp.get("published_value", "")), draw_key)
     cooled = cooled_off(inputs, pp, start)
-    strata, members, item_masks = _strata(inputs, pp, cooled)
+    table, members, item_masks = _strata(inputs, pp, cooled, labels)
 
     capacity = check_capacity(pp, inputs, start, due)
-    floor_n, target, min_share = (strata[c].to_numpy() for c in ("floor", "target", "min_share"))
-    needed = int(fit_capacity(floor_n, target, min_share, 0)[0].sum()) if len(strata) else 0
+    floor_n, target, min_share = (table[c].to_numpy() for c in ("floor", "target", "min_share"))
+    needed = int(fit_capacity(floor_n, target, min_share, 0)[0].sum()) if len(table) else 0
     if needed > capacity:
         raise PlanError(
             f"the floors need {needed} checks but the capacity is {capacity} "
             f"(plan.max_checks {pp['max_checks']}; available inspectors' capacity / {pp['inspectors_per_check']}): "
             "add inspectors or raise the batch size; floors are not lowered silently"
         )
-    strata["n"], share = fit_capacity(floor_n, target, min_share, capacity)
-    strata["probability"] = np.where(strata["N"] > 0, strata["n"] / strata["N"].clip(lower=1), 0.0)
+    table["n"], share = fit_capacity(floor_n, target, min_share, capacity)
+    rate, why = stratum_rates_usable(pp, table, stratum_rates)
+    table["rate_estimate"] = table["stratum"].map(rate) if rate is not None else np.nan
+    used = "optimised" if pp["allocation"] == "optimised" and rate is not None else "ratios"
+    if used == "optimised":
+        table["n"] = optimise_allocation(pp, table, rate)
+    table["probability"] = np.where(table["N"] > 0, table["n"] / table["N"].clip(lower=1), 0.0)
 
     frame = pd.concat(
         [
             _draw_item(e, item_id, item_rows, item_masks[item_id], members, cooled, seed)
-            for item_id, item_rows in strata.groupby("item_id", sort=True)
+            for item_id, item_rows in table.groupby("item_id", sort=True)
         ],
         ignore_index=True,
     )
@@ -274,7 +342,7 @@ def make_plan(inputs: PlanInputs, pp: dict, plan_id: str, draw_key: bytes | None
     checks = (
         frame[frame["drawn"]]
         .drop(columns=["drawn", "cooled_off"])
-        .merge(e.drop(columns=["class", "district"]), on="uscc", how="left")
+        .merge(e.drop(columns=["class", "stratum", "district"]), on="uscc", how="left")
     )
     checks["item_name"] = checks["item_id"].map(items["item_name"])
     checks["item_type"] = checks["item_id"].map(items["item_type"])
@@ -306,13 +374,22 @@ def make_plan(inputs: PlanInputs, pp: dict, plan_id: str, draw_key: bytes | None
         "seed_keyed": draw_key is not None,
         "start_date": start.date().isoformat(),
         "due_date": due.date().isoformat(),
+        "plans_per_year": int(pp["plans_per_year"]),
         "capacity": capacity,
+        "floor_checks": needed,
         "shrink_share": round(float(share), 6),
         "checks": len(checks),
         "entities_checked": int(checks["uscc"].nunique()),
         "population": len(e),
+        "allocation": {
+            "requested": pp["allocation"],
+            "used": used,
+            "fallback_reason": why if used != pp["allocation"] else "",
+        },
+        "subband_edges": edges,
         "cooled_off": int(cooled.sum()),
+        "cooled_off_by_class": {k: int((cooled & (e["class"] == k).to_numpy()).sum()) for k in CLASSES},
         "unassigned": int((checks["unassigned_reason"] != "").sum()),
         "sources": inputs.sources,
     }
-    return Plan(plan_id, seed_text, seed, start, due, checks, frame, strata, loads, summary)
+    return Plan(plan_id, seed_text, seed, start, due, checks, frame, table, loads, summary)

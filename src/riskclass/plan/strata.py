@@ -9,6 +9,7 @@ edges are quantiles of the month's own scores in that class: deterministic, inde
 ``optimise_ratios`` shares a capacity among strata to maximise expected findings given estimated problem
 rates (a linear programme under floors and caps); ``apportion`` turns ratios into whole counts;
 ``cooled_off`` is the 无事不扰 rule: an entity checked within its class's cool-off is not drawn.
+``per_plan`` turns the annual ratios of ``params.yaml`` into the share one plan draws.
 """
 
 from __future__ import annotations
@@ -50,6 +51,19 @@ def subband_labels(scores: np.ndarray, classes: np.ndarray, edges: dict[str, lis
 def stratum_names(subbands: dict[str, int]) -> list[str]:
     """Every possible stratum label in order (A1, A2, B1, …)."""
     return [f"{k}{j}" for k in CLASSES for j in range(1, int(subbands[k]) + 1)]
+
+
+def stratum_class(stratum: str) -> str:
+    """The class a stratum label belongs to (``D3`` → ``D``)."""
+    return stratum[:1]
+
+
+def per_plan(annual, plans_per_year: int):
+    """The share one plan draws of an annual ratio (a number, an array or a {class: ratio} mapping): the
+    ratios, floors, caps and the overall minimum of ``params.yaml`` are per year, spread over the year's plans."""
+    if isinstance(annual, dict):
+        return {k: v / int(plans_per_year) for k, v in annual.items()}
+    return annual / int(plans_per_year)
 
 
 def optimise_ratios(

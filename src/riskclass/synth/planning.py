@@ -4,6 +4,11 @@ The item list follows the shape of SAMR's 随机抽查事项清单 (general disc
 for every entity, key items for the professional domains); the directory has inspectors by
 department with qualifications, leave windows, per-plan capacities and declared conflicts. Inspector
 ids are certificate-number-like keys: the directory carries no names.
+
+An officer's capacity is the number of random checks they take in one monthly plan. Random checks are a
+small part of the work (complaints, cases, licensing and special campaigns take most of it), so it is in
+the low single digits: on the default city (350 officers, 1–3 checks each, two officers per check) a plan
+can staff about 325 checks, about what the city inspects in a month.
 """
 
 from __future__ import annotations
