@@ -40,6 +40,12 @@ PLAN_PARAMS = {
 }
 
 
+def probability_of(score) -> np.ndarray:
+    """The calibrated probability behind a score (default score params: 500 at 0.24, 300 points per doubling)."""
+    odds = 0.24 / 0.76 * 2.0 ** ((np.asarray(score, dtype=float) - 500) / 300)
+    return odds / (1 + odds)
+
+
 def plan_params(**changes) -> dict:
     pp = copy.deepcopy(PLAN_PARAMS)
     pp.update(changes)
@@ -52,11 +58,13 @@ def population(n: int = 20_000, seed: int = 1) -> pd.DataFrame:
     individual = rng.random(n) < 0.6
     codes = uscc.generate(rng, np.where(individual, "92", "91"), np.full(n, "440802"))
     low, high = (np.array([SCORE_BANDS[k][j] for k in classes]) for j in (0, 1))
+    score = rng.integers(low, high)
     return pd.DataFrame(
         {
             "uscc": codes,
             "name": [f"主体{i}" for i in range(n)],
-            "score": rng.integers(low, high),
+            "score": score,
+            "probability": probability_of(score + rng.random(n)),  # unclipped and untied, as in the records
             "class": classes,
             "district": rng.choice(["440802", "440803", "440881"], n),
             "section": rng.choice(list("CFHL"), n),

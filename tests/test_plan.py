@@ -296,7 +296,7 @@ def test_inclusion_probabilities_sum_to_the_planned_checks(plan):
 def test_each_plan_draws_its_share_of_the_annual_ratios():
     e = population(20_000)
     e.loc[e.index[:2], "class"] = "D"
-    e.loc[e.index[:2], "score"] = 1000  # two D entities on top: a tiny D2 stratum
+    e.loc[e.index[:2], "probability"] = 0.999  # two D entities on top: a tiny D2 stratum
     yearly = make_plan(inputs(e), plan_params(), PLAN_ID)
     monthly = make_plan(inputs(e), plan_params(plans_per_year=12), PLAN_ID)
     assert monthly.summary["plans_per_year"] == 12

@@ -78,8 +78,8 @@ def test_ipw_stratum_rates_are_unbiased_under_the_plans_unequal_probabilities():
     optimised plan — sub-bands of one class drawn at different rates, flagged entities (more problems) also by a
     directed draw: the IPW rate of every stratum, and of every class, is right on average; the naive share is not."""
     e = population(6_000, seed=6)
-    edges = strata.subband_edges(e["score"], e["class"], plan_params()["subbands"])
-    e["stratum"] = strata.subband_labels(e["score"], e["class"], edges)
+    edges = strata.subband_edges(e["probability"], e["class"], plan_params()["subbands"])
+    e["stratum"] = strata.subband_labels(e["probability"], e["class"], edges)
     rng = np.random.default_rng(12)
     e["problem"] = rng.random(len(e)) < np.where(e["FLAG"] == 1, 0.7, e["stratum"].map(STRATUM_RATES))
     rates = pd.DataFrame({"stratum": list(STRATUM_RATES), "checks": 100, "rate": list(STRATUM_RATES.values())})
@@ -113,8 +113,8 @@ def test_earlier_checks_are_placed_in_the_stratum_of_the_month_before():
     classes = np.where(np.arange(n) < 300, "A", "D")
     history = pd.concat(
         [
-            pd.DataFrame({"uscc": uscc, "month": "2026-08", "class": classes, "score": rng.integers(0, 200, n)}),
-            pd.DataFrame({"uscc": uscc, "month": "2026-09", "class": classes, "score": rng.integers(0, 200, n) + 500}),
+            pd.DataFrame({"uscc": uscc, "month": "2026-08", "class": classes, "probability": rng.random(n) / 10}),
+            pd.DataFrame({"uscc": uscc, "month": "2026-09", "class": classes, "probability": rng.random(n) / 2}),
         ]
     )
     subbands = {"A": 2, "B": 3, "C": 3, "D": 3}
@@ -131,9 +131,9 @@ def test_earlier_checks_are_placed_in_the_stratum_of_the_month_before():
     assert len(joined) == 3  # the triggered check is no random draw
     for u, month in ((uscc[0], "2026-08"), (uscc[1], "2026-09"), (uscc[350], "2026-09")):
         h = history[history["month"] == month]
-        edges = strata.subband_edges(h["score"].to_numpy(), h["class"].to_numpy(), subbands)
+        edges = strata.subband_edges(h["probability"].to_numpy(), h["class"].to_numpy(), subbands)
         row = h[h["uscc"] == u]
-        expected = strata.subband_labels(row["score"].to_numpy(), row["class"].to_numpy(), edges)[0]
+        expected = strata.subband_labels(row["probability"].to_numpy(), row["class"].to_numpy(), edges)[0]
         assert joined.loc[u, "stratum"] == expected and joined.loc[u, "month"] == month
 
 

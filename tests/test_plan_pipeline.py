@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from plan_fixture import SCORE_BANDS
+from plan_fixture import SCORE_BANDS, probability_of
 from riskclass import uscc
 from riskclass.classify.run import classify_month
 from riskclass.io import sha256_file
@@ -113,11 +113,13 @@ def default_city(params: dict, n: int = 39_300, seed: int = 0) -> pd.DataFrame:
     districts = pick(params["city"]["district_shares"], n)
     prefix = np.select([types == "enterprise", types == "individual"], ["91", "92"], "93")
     no_reports = rng.random(n) < 0.236
+    score = rng.integers(low, high)
     return pd.DataFrame(
         {
             "uscc": uscc.generate(rng, prefix, districts),
             "name": [f"主体{i}" for i in range(n)],
-            "score": rng.integers(low, high),
+            "score": score,
+            "probability": probability_of(score + rng.random(n)),
             "class": classes,
             "district": districts,
             "section": sections,

@@ -11,6 +11,7 @@ import pandas as pd
 from riskclass.indicators import load_catalog
 from riskclass.io import sha256_file
 from riskclass.keys import current_key
+from riskclass.plan import strata
 from riskclass.plan.assign import inspector_columns
 from riskclass.plan.draw import DRAW_KEY_ENV
 from riskclass.plan.evaluate import ipw_rates, random_checks_with_strata
@@ -23,13 +24,11 @@ __all__ = ["Plan", "PlanError", "problem_rates", "run_plan", "verify_plan"]
 
 
 def problem_rates(
-    inspections: pd.DataFrame, history_path: Path, subbands: dict[str, int]
+    inspections: pd.DataFrame, store: RecordStore, subbands: dict[str, int]
 ) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
     """IPW problem rates per class and per stratum (class and score sub-band) from every earlier random check
     whose class and score in the month before the check are known (the sealed records' history)."""
-    if not Path(history_path).exists():
-        return None, None
-    history = pd.read_parquet(history_path, columns=["uscc", "month", "score", "class"])
+    history = store.history_frame(columns=["uscc", "month", strata.RISK_COLUMN, "class"])
     joined = random_checks_with_strata(inspections, history, subbands)
     if joined.empty:
         return None, None
@@ -47,8 +46,8 @@ def run_plan(p: dict, month: str, out_dir: Path | None = None, replace: bool = F
     pp = p["plan"]
     validate_plan_params(pp, set(load_catalog(p["features"]["catalog"]).codes))
     inputs = load_inputs(p, month)
-    history = RecordStore(p["classify"]["records_dir"]).history_path
-    class_rates, stratum_rates = problem_rates(inputs.inspections, history, pp["subbands"])
+    store = RecordStore(p["classify"]["records_dir"])
+    class_rates, stratum_rates = problem_rates(inputs.inspections, store, pp["subbands"])
     plan_id = plan_id_for(pp, month, p["city"]["prefecture"])
     plan = make_plan(inputs, pp, plan_id, current_key(DRAW_KEY_ENV), stratum_rates=stratum_rates)
     summary = summarise(plan, class_rates, stratum_rates)

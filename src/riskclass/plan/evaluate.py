@@ -85,7 +85,7 @@ def history_strata(history: pd.DataFrame, subbands: dict[str, int]) -> pd.DataFr
     sub-band edges of that month's own scores (as the plan drawn from that month's classes cut them)."""
     frames = []
     for _month, g in history.groupby("month", sort=True):
-        scores, classes = g["score"].to_numpy(), g["class"].to_numpy()
+        scores, classes = g[strata.RISK_COLUMN].to_numpy(), g["class"].to_numpy()
         labels = strata.subband_labels(scores, classes, strata.subband_edges(scores, classes, subbands))
         frames.append(g[["uscc", "month", "class"]].assign(stratum=labels))
     if not frames:
@@ -97,7 +97,7 @@ def random_checks_with_strata(
     inspections: pd.DataFrame, history: pd.DataFrame, subbands: dict[str, int]
 ) -> pd.DataFrame:
     """Random-draw inspections with the entity's class and stratum in the month before the check
-    (``history``: uscc, month, score, class — the sealed records)."""
+    (``history``: uscc, month, probability, class — the sealed records)."""
     months = (inspections["inspection_date"].dt.to_period("M") - 1).astype(str).unique()
     labelled = history_strata(history[history["month"].isin(months)], subbands)
     joined = random_checks_with_classes(inspections, labelled)

@@ -11,6 +11,7 @@ import pandas as pd
 from riskclass.inspections import load_inspections
 from riskclass.io import sha256_file
 from riskclass.periods import previous_month
+from riskclass.plan import strata
 from riskclass.plan.planner import PlanError, PlanInputs, plan_dates
 from riskclass.records import RecordStore
 
@@ -50,7 +51,8 @@ def load_inputs(p: dict, month: str) -> PlanInputs:
     indicator_columns = sorted(
         set(DOMAIN_INDICATORS.values()) | {c["indicator"] for d in pp.get("directed", []) for c in d.get("where", [])}
     )
-    columns = ["uscc", "score", "class", "district", "section", "entity_type"]  # the score: sub-band strata
+    # the probability behind the score: sub-band strata (plan/strata.py)
+    columns = ["uscc", "score", strata.RISK_COLUMN, "class", "district", "section", "entity_type"]
     classes = pd.read_parquet(classes_path, columns=columns)
     features = pd.read_parquet(features_path, columns=["uscc", *indicator_columns])
     names = pd.read_parquet(validated / "entities.parquet", columns=["uscc", "name"])

@@ -302,10 +302,11 @@ def make_plan(
     validate_plan_params(pp, set(inputs.entities.columns))
     validate_items(pp, inputs.items)
     e = inputs.entities.sort_values("uscc", ignore_index=True)
-    if "score" not in e.columns or e["score"].isna().any():
-        raise PlanError("the classes need a score for every entity: the strata are score sub-bands within each class")
-    edges = strata.subband_edges(e["score"].to_numpy(), e["class"].to_numpy(), pp["subbands"])
-    labels = strata.subband_labels(e["score"].to_numpy(), e["class"].to_numpy(), edges)
+    risk = strata.RISK_COLUMN
+    if risk not in e.columns or e[risk].isna().any():
+        raise PlanError(f"the classes need a {risk} for every entity: the strata are score sub-bands within each class")
+    edges = strata.subband_edges(e[risk].to_numpy(), e["class"].to_numpy(), pp["subbands"])
+    labels = strata.subband_labels(e[risk].to_numpy(), e["class"].to_numpy(), edges)
     e = e.assign(stratum=labels)
     inputs = replace(inputs, entities=e)  # a stable order for every draw, without touching the caller's
     start, due = plan_dates(pp, inputs.month)

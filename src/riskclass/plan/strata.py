@@ -20,6 +20,10 @@ from scipy.optimize import linprog
 
 from riskclass.codes import CLASSES
 
+# The sub-bands cut the calibrated probability, not the 0–1000 score it maps to: the integer score clips at 0
+# and 1000, and in some months over half of class A scores 0, which would leave a class one tied sub-band.
+RISK_COLUMN = "probability"
+
 
 def subband_edges(scores: np.ndarray, classes: np.ndarray, subbands: dict[str, int]) -> dict[str, list[float]]:
     """Inner score edges per class: an entity of class k is in sub-band 1 + (number of edges ≤ its score)."""

@@ -158,15 +158,16 @@ class RecordStore:
         return self.models_dir / model_id
 
     # -- derived history -------------------------------------------------------------------------
-    def history_frame(self, entries: list[dict] | None = None) -> pd.DataFrame:
-        """The current revision of every sealed month, in month order (what `riskclass history` reads)."""
+    def history_frame(self, entries: list[dict] | None = None, columns: list[str] = HISTORY_COLUMNS) -> pd.DataFrame:
+        """The current revision of every sealed month, in month order (what `riskclass history` reads; other
+        ``columns`` of the classes files for other readers — history.parquet keeps HISTORY_COLUMNS)."""
         frames = []
         for _month, entry in sorted(self._current_entries(entries).items()):
-            frame = pd.read_parquet(self.root / entry["path"] / "classes.parquet", columns=HISTORY_COLUMNS)
+            frame = pd.read_parquet(self.root / entry["path"] / "classes.parquet", columns=columns)
             frame.insert(2, "revision", int(entry["revision"]))
             frames.append(frame)
         if not frames:
-            return pd.DataFrame(columns=[*HISTORY_COLUMNS[:2], "revision", *HISTORY_COLUMNS[2:]])
+            return pd.DataFrame(columns=[*columns[:2], "revision", *columns[2:]])
         return pd.concat(frames, ignore_index=True)
 
     def _write_history(self, entries: list[dict] | None = None) -> tuple[Path, str]:
