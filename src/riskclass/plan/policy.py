@@ -505,10 +505,11 @@ def allocation_table(runs: pd.DataFrame, strata: pd.DataFrame, loop: str = "clos
 # the stage
 
 
-def run_comparison(p: dict, last_month: str | None = None) -> dict:
+def run_comparison(p: dict, last_month: str | None = None, inspectors: pd.DataFrame | None = None) -> dict:
     """The closed-loop policy comparison on the synthetic city for ``policy.months`` inspection months ending at
     ``last_month`` (default ``features.month``). Classes are assigned from ``plan.policy_warmup_months`` months
-    before the first month's classes, so the optimisers have earlier random checks to estimate rates from."""
+    before the first month's classes, so the optimisers have earlier random checks to estimate rates from.
+    The capacity comes from the validated inspector directory (``inspectors`` replaces it for a what-if)."""
     from riskclass.inspections import load_inspections
     from riskclass.model.risk_model import RiskModel
 
@@ -533,7 +534,8 @@ def run_comparison(p: dict, last_month: str | None = None) -> dict:
     )
     world_check = check_world_model(truth, sp["risk"]["persistence"])
     validated = Path(fp["validated_dir"])
-    inspectors = pd.read_parquet(validated / "inspectors.parquet")
+    if inspectors is None:
+        inspectors = pd.read_parquet(validated / "inspectors.parquet")
     capacity = monthly_capacity(pp, inspectors, months)
     inspections = load_inspections(validated)
     out = compare_policies(
@@ -573,6 +575,7 @@ def metrics(result: dict, p: dict) -> dict:
         "seed": int(p["policy"]["seed"]),
         "loop": "closed: a finding stops the violation with synth.risk.detected_stop_prob in the policy's own world",
         "capacity_per_month": {"mean": round(float(cap.mean()), 1), "min": int(cap.min()), "max": int(cap.max())},
+        "checks_a_year_per_entity": round(entities_checked_per_year(result["runs"]), 4),
         "checks_per_month": per_policy("checks_per_month", 1),
         "found_per_100": per_policy("found_per_100", 3),
         "found_per_100_se": per_policy("found_per_100_se", 3),
