@@ -309,3 +309,5 @@ def test_parameter_ratios_scale_to_the_capacity_keeping_floors():
     floors = np.ceil(0.01 / 12 * sizes)
     assert small.sum() == 60 and (small >= floors).all() and small[0] == floors[0] and small[3] > small[1]
     assert ratio_counts(np.array([5, 0, 0, 3]), pp, 300).tolist() == [5, 0, 0, 3]  # never above a class's size
+    with pytest.raises(ValueError, match="floors need 33 checks"):
+        ratio_counts(sizes, pp, 30)

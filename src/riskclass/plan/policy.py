@@ -240,6 +240,8 @@ def ratio_counts(sizes: np.ndarray, pp: dict, capacity: int) -> np.ndarray:
     floors = np.array([pp["floors"][k] for k in CLASSES]) / ppy
     floor_n, target, _, _ = class_allocation(sizes, ratios, floors, pp["min_overall_ratio"] / ppy)
     total = min(int(capacity), int(sizes.sum()))
+    if floor_n.sum() > total:  # as the planner, which refuses such a plan: floors are never lowered silently
+        raise ValueError(f"the floors need {floor_n.sum()} checks, more than the capacity {total}")
 
     def scaled(s: float) -> np.ndarray:
         return np.clip(s * target, floor_n, sizes).astype(float)
