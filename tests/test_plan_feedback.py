@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from plan_fixture import inputs, plan_params, population
+from replay_fixture import population_world
 from riskclass.indicators import build, load_catalog, load_month
 from riskclass.ingest import ingest
 from riskclass.plan import strata
@@ -16,7 +17,7 @@ from riskclass.plan.draw import derive_seed, draw_n
 from riskclass.plan.evaluate import ipw_rates, random_checks_with_strata
 from riskclass.plan.output import summarise, write_plan
 from riskclass.plan.planner import make_plan
-from riskclass.plan.policy import compare_policies
+from riskclass.plan.policy import compare_policies, summarise_comparison
 from riskclass.plan.results import evaluate_plan, ingest_results
 from riskclass.plan.strata import apportion, optimise_ratios
 
@@ -155,34 +156,41 @@ def test_optimiser_fills_floors_then_the_richest_class_within_capacity():
     assert capped_counts.sum() == 800 and capped_counts[3] <= 250
 
 
-def test_policy_comparison_same_checks_and_differentiation_pays_when_classes_separate_risk():
-    rng = np.random.default_rng(2)
-    n = 20_000
-    cls = rng.choice(list("ABCD"), n, p=[0.6, 0.25, 0.1, 0.05])
-    rate = pd.Series(cls).map({"A": 0.03, "B": 0.08, "C": 0.2, "D": 0.4}).to_numpy()
-    uscc = np.array([f"U{i:07d}" for i in range(n)], dtype=object)
-    months = ["2026-01", "2026-02", "2026-03"]
-    classes = pd.concat([pd.DataFrame({"uscc": uscc, "month": m, "class": cls}) for m in ["2025-12", *months[:-1]]])
-    truth = pd.concat([pd.DataFrame({"uscc": uscc, "month": m, "violating": rng.random(n) < rate}) for m in months])
-    # earlier random checks to estimate class rates from (uniform inclusion probability 0.05)
-    sample = rng.random(n) < 0.05
-    inspections = pd.DataFrame(
-        {
-            "uscc": uscc[sample],
-            "draw_type": "undirected",
-            "inclusion_prob": 0.05,
-            "inspection_date": pd.Timestamp("2026-01-15"),
-            "result_code": np.where(rng.random(sample.sum()) < rate[sample], "D", "1"),
-        }
+def test_policy_comparison_closed_loop_differentiation_pays_when_classes_separate_risk():
+    """At equal capacity, on worlds where the classes (and the scores within them) separate risk: plain random
+    finds the population's rate, the parameter ratios more, the optimisers more still, the oracle most; the
+    open loop, where a finding stops nothing, never reports less than the closed loop."""
+    classes, truth, history, months = population_world(n=12_000, months=4, seed=8)
+    pp = plan_params(
+        plans_per_year=1,
+        subbands={"A": 2, "B": 2, "C": 3, "D": 3},
+        cooloff_months={"A": 12, "B": 1, "C": 1, "D": 1},
     )
-    res, ratios = compare_policies(
-        classes, truth, inspections, months, plan_params(), detection_prob=0.85, reps=100, seed=1
+    out = compare_policies(
+        classes,
+        truth,
+        history,
+        months,
+        pp,
+        {m: 600 for m in months},
+        detection_prob=0.85,
+        stop_prob=0.6,
+        reps=6,
+        seed=1,
     )
-    assert res.groupby("month")["checks"].nunique().eq(1).all()  # every policy, the same number of checks
-    found = res.groupby("policy")["found_per_100"].mean()
-    assert found["random"] < found["differentiated"] < found["optimised"] + 0.5
-    assert abs(found["random"] - 100 * 0.85 * rate.mean()) < 1.0  # random finds the population rate
-    assert np.isclose(ratios.query("policy == 'differentiated'")["D"].mean(), 0.30, atol=0.01)
+    runs = out["runs"]
+    assert runs.groupby(["loop", "rep", "month"])["checks"].nunique().eq(1).all()  # every policy, the same checks
+    s = summarise_comparison(runs).set_index("policy")
+    f = s["found_per_100"]
+    rate = runs.loc[(runs["loop"] == "closed") & (runs["policy"] == "random"), ["violators", "population"]].sum()
+    assert (
+        abs(f["random"] - 85 * rate["violators"] / rate["population"]) < 4 * s.loc["random", "found_per_100_se"] + 0.5
+    )
+    assert f["random"] < f["class_ratios"] < f["class_optimiser"] <= f["strata_optimiser"] + 0.5
+    assert f["strata_optimiser"] <= f["strata_oracle"] + 0.5
+    assert (s["open_loop_found_per_100"] >= f - 0.3).all()
+    assert (s["violators_per_month"] <= s["violators_truth_per_month"]).all()
+    assert s.loc["strata_optimiser", "gain_vs_random"] > 1.5
 
 
 @pytest.fixture()

@@ -1,7 +1,7 @@
 """Loading ``params.yaml``: the single source of every tunable number, checked before any work.
 
 Every key of ``params.yaml`` is declared below, one pydantic model per section (``city``, ``synth``,
-``ingest``, ``plan``, ``features``, ``labels``, ``model``, ``score``, ``gates``, ``registry``,
+``ingest``, ``plan``, ``policy``, ``features``, ``labels``, ``model``, ``score``, ``gates``, ``registry``,
 ``classify``). Each model forbids unknown keys, so a misspelt key is refused instead of ignored.
 Numbers are strict (the string ``"1.5"`` is not a number and ``1`` is not ``true``; an integer is
 accepted where a float is expected), months are ``YYYY-MM`` strings and codes (prefecture, districts)
@@ -488,6 +488,14 @@ class Plan(_Model):
         return self
 
 
+class Policy(_Model):
+    """The closed-loop policy replay on the synthetic city (stage ``policy``, docs/policy-evaluation.md)."""
+
+    months: Count = Field(description="inspection months replayed, ending at features.month")
+    reps: Count = Field(description="replications of every month's draws, detections and world")
+    seed: Count0
+
+
 class Features(_Model):
     validated_dir: Text
     feedback_dir: Text
@@ -620,6 +628,7 @@ class Params(_Model):
     synth: Synth
     ingest: Ingest
     plan: Plan
+    policy: Policy
     features: Features
     labels: Labels
     model: ModelParams
