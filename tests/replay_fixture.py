@@ -39,10 +39,10 @@ def usccs(n: int) -> np.ndarray:
 
 
 def classes_frame(uscc: np.ndarray, classes: np.ndarray, months: list[str], scores=None) -> pd.DataFrame:
-    """The same class (and score) for every month; scores default to the entity's position (all distinct)."""
+    """The same class (and probability) for every month; it defaults to the entity's position (all distinct)."""
     scores = np.arange(len(uscc), dtype=float) if scores is None else np.asarray(scores, dtype=float)
     return pd.concat(
-        [pd.DataFrame({"uscc": uscc, "month": m, "class": classes, "score": scores}) for m in months],
+        [pd.DataFrame({"uscc": uscc, "month": m, "class": classes, "probability": scores}) for m in months],
         ignore_index=True,
     )
 
@@ -106,7 +106,7 @@ def population_world(n: int = 6_000, months: int = 4, seed: int = 2):
     classes = classes_frame(
         uscc, cls, [str(p) for p in pd.period_range("2025-10", "2026-01", freq="M")] + inspect[1:-1]
     )
-    classes.loc[:, "score"] = np.tile(score, len(classes) // n)
+    classes.loc[:, "probability"] = np.tile(score, len(classes) // n)
     sample = rng.random(n) < 0.1
     history = pd.DataFrame(
         {

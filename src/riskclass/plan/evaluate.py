@@ -82,15 +82,19 @@ def random_checks_with_classes(inspections: pd.DataFrame, class_history: pd.Data
 
 def history_strata(history: pd.DataFrame, subbands: dict[str, int]) -> pd.DataFrame:
     """Each entity's stratum in each month of the class history: its class and its score sub-band, with the
-    sub-band edges of that month's own scores (as the plan drawn from that month's classes cut them)."""
+    sub-band edges of that month's own scores (as the plan drawn from that month's classes cut them). Rows keep
+    the history's index and order."""
     frames = []
-    for _month, g in history.groupby("month", sort=True):
+    positional = history.reset_index(drop=True)  # the caller's index may repeat (months concatenated)
+    for _month, g in positional.groupby("month", sort=True):
         scores, classes = g[strata.RISK_COLUMN].to_numpy(), g["class"].to_numpy()
         labels = strata.subband_labels(scores, classes, strata.subband_edges(scores, classes, subbands))
         frames.append(g[["uscc", "month", "class"]].assign(stratum=labels))
     if not frames:
         return pd.DataFrame({c: pd.Series(dtype=object) for c in ("uscc", "month", "class", "stratum")})
-    return pd.concat(frames, ignore_index=True)
+    out = pd.concat(frames).sort_index()
+    out.index = history.index
+    return out
 
 
 def random_checks_with_strata(

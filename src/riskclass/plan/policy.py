@@ -44,9 +44,9 @@ from riskclass.codes import CLASSES
 from riskclass.indicators import load_month
 from riskclass.periods import months_between, previous_month
 from riskclass.plan.draw import class_allocation
-from riskclass.plan.evaluate import ipw_rates, random_checks_with_classes
+from riskclass.plan.evaluate import history_strata, ipw_rates, random_checks_with_strata
 from riskclass.plan.planner import PlanInputs, check_capacity, plan_dates
-from riskclass.plan.strata import apportion, optimise_ratios, stratum_names, subband_edges, subband_labels
+from riskclass.plan.strata import apportion, optimise_ratios, stratum_names
 
 POLICIES = ("random", "class_ratios", "class_optimiser", "strata_optimiser", "strata_oracle")
 POLICY_LABELS = {
@@ -71,12 +71,23 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
 
 
 def monthly_classes(features_dir: Path, months: list[str], model, overrides: list[dict], bands: dict) -> pd.DataFrame:
-    """Class and score of every entity for each month, as the monthly run would have assigned them (no reasons)."""
+    """Class, probability and score of every entity for each month, as the monthly run would have assigned them
+    (no reasons)."""
     frames = []
     for month in months:
         frame = load_month(features_dir, month)
-        _, score, _, final, _ = assign_classes(frame, model, overrides, bands)
-        frames.append(pd.DataFrame({"uscc": frame["uscc"].to_numpy(), "month": month, "class": final, "score": score}))
+        probability, score, _, final, _ = assign_classes(frame, model, overrides, bands)
+        frames.append(
+            pd.DataFrame(
+                {
+                    "uscc": frame["uscc"].to_numpy(),
+                    "month": month,
+                    "class": final,
+                    "probability": probability,
+                    "score": score,
+                }
+            )
+        )
     return pd.concat(frames, ignore_index=True)
 
 
@@ -90,15 +101,6 @@ def monthly_capacity(pp: dict, inspectors: pd.DataFrame, months: list[str]) -> d
         inputs = PlanInputs(month, previous_month(month), empty, empty, inspectors, empty, empty)
         out[month] = int(check_capacity(pp, inputs, start, due))
     return out
-
-
-def with_strata(classes: pd.DataFrame, subbands: dict[str, int]) -> pd.DataFrame:
-    """``classes`` with each entity's stratum (class × score sub-band, edges from that month's scores)."""
-    parts = []
-    for _, g in classes.groupby("month", sort=True):
-        edges = subband_edges(g["score"].to_numpy(), g["class"].to_numpy(), subbands)
-        parts.append(g.assign(stratum=subband_labels(g["score"].to_numpy(), g["class"].to_numpy(), edges)))
-    return pd.concat(parts).loc[classes.index]
 
 
 def check_world_model(truth: pd.DataFrame, persistence: float) -> dict:
@@ -188,12 +190,12 @@ def _world(
     classes: pd.DataFrame, truth: pd.DataFrame, inspections: pd.DataFrame, months: list[str], pp: dict
 ) -> tuple[list[_Month], pd.Index, list[str]]:
     names = stratum_names(pp["subbands"])
-    classes = with_strata(classes.reset_index(drop=True), pp["subbands"])
+    classes = classes.reset_index(drop=True)
+    classes["stratum"] = history_strata(classes, pp["subbands"])["stratum"]
     universe = pd.Index(pd.unique(pd.concat([classes["uscc"], truth.loc[truth["month"].isin(months), "uscc"]])))
     truth = truth[truth["month"].isin(months)]
     by_month = _truth_months(truth, months, universe)
-    hist = random_checks_with_classes(inspections, classes)
-    hist = hist.merge(classes[["uscc", "month", "stratum"]], on=["uscc", "month"], how="left")
+    hist = random_checks_with_strata(inspections, classes, pp["subbands"])
     hist = hist[["inspection_date", "class", "stratum", "inclusion_prob", "problem"]].sort_values(
         "inspection_date", kind="stable", ignore_index=True
     )
