@@ -36,7 +36,8 @@ def setup(small_city, small_city_ingested, params, tmp_path_factory):
         truth_dir=str(small_city / "truth"),
         out_dir=str(root / "challenger"),
     )
-    p["model"]["catboost"]["iterations"] = 60
+    # one candidate: the search still runs its folds and picks the iterations (up to 60) off their curves
+    p["model"]["tuning"].update(max_iterations=60, grid={"depth": [6], "l2_leaf_reg": [5], "rsm": [1.0]})
     p["gates"].update(min_auc_oot=0.55, min_ks_oot=0.05, max_brier_oot=0.3)
     p["registry"].update(
         tracking_uri=f"sqlite:///{root}/mlruns/mlflow.db",
@@ -70,6 +71,7 @@ def test_validation_report_has_every_figure(setup):
     v = json.loads((root / "reports" / "validation.json").read_text(encoding="utf-8"))
     for key in (
         "oot",
+        "tuning",
         "scorecard_oot",
         "random_draws_ipw",
         "truth_model",
@@ -88,6 +90,9 @@ def test_validation_report_has_every_figure(setup):
     assert 0.5 < first["oot_auc"] <= 1 and first["truth_oracle_auc"] > 0.5
     card = (root / "reports" / "model_card.md").read_text(encoding="utf-8")
     assert "oracle" in card and "Known limits" in card
+    assert "## Settings search" in card and "**chosen**" in card
+    assert v["tuning"]["chosen"]["depth"] == 6 and 1 <= v["tuning"]["chosen"]["iterations"] <= 60
+    assert RiskModel.load(root / "challenger").info["catboost_settings"] == v["tuning"]["chosen"]
 
 
 def test_training_is_deterministic(setup):

@@ -36,6 +36,7 @@ def model_card(model: RiskModel, catalog: Catalog, v: dict, data_version: dict) 
         "## Model",
         f"- CatBoost, {len(model.numeric)} numeric + {len(model.categorical)} categorical indicators, "
         f"{len(model.directions)} monotone constraints from the catalog's directions",
+        f"- settings chosen by time-ordered cross-validation inside the training window: {_settings(info)}",
         "- Platt calibration on held-out entities; score = 500 + pdo·log2(odds / anchor odds), clipped to 0–1000; "
         f"anchor probability {model.score_params['anchor_probability']}, pdo {model.score_params['pdo']}; "
         f"bands {model.score_params['bands']}",
@@ -57,6 +58,8 @@ def model_card(model: RiskModel, catalog: Catalog, v: dict, data_version: dict) 
         ]
     lines += ["", "## Classes (out of time)", "| class | share | event rate |", "|---|---|---|"]
     lines += [f"| {r['class']} | {r['share']:.1%} | {_fmt(r['event_rate'])} |" for r in v["class_table"]]
+    if "tuning" in v:
+        lines += ["", *tuning_section(v["tuning"])]
     lines += [
         "",
         "## Checks",
@@ -73,3 +76,53 @@ def model_card(model: RiskModel, catalog: Catalog, v: dict, data_version: dict) 
         "",
     ]
     return "\n".join(lines)
+
+
+def _settings(info: dict) -> str:
+    s = info.get("catboost_settings")
+    if not s:
+        return "—"
+    return f"depth {s['depth']}, l2_leaf_reg {s['l2_leaf_reg']}, rsm {s['rsm']}, {s['iterations']} iterations"
+
+
+def tuning_section(t: dict) -> list[str]:
+    """The settings search: folds, every candidate with its fold figures, the choice."""
+    lines = [
+        "## Settings search (time-ordered cross-validation, training window only)",
+        f"Selection: {t['selection']}. Each fold validates on entities it never trained on; the out-of-time "
+        "month takes no part.",
+        "",
+        "| fold | trains on | validates on | training rows | validation rows | validation event rate |",
+        "|---|---|---|---|---|---|",
+    ]
+    lines += [
+        f"| {f['fold']} | {f['train_months'][0]}…{f['train_months'][-1]} | {f['valid_month']} | {f['train_rows']} | "
+        f"{f['valid_rows']} | {f['valid_event_rate']:.3f} |"
+        for f in t["folds"]
+    ]
+    folds = [f["fold"] for f in t["folds"]]
+    lines += [
+        "",
+        "| candidate | depth | l2_leaf_reg | rsm | iterations | CV AUC | "
+        + " | ".join(f"fold {k} AUC" for k in folds)
+        + " | CV logloss | |",
+        "|---|---|---|---|---|---|" + "---|" * len(folds) + "---|---|",
+    ]
+    for r in t["candidates"]:
+        lines.append(
+            f"| {r['candidate']} | {r['depth']} | {r['l2_leaf_reg']} | {r['rsm']} | {r['iterations']} | "
+            f"{r['cv_auc']:.4f} | " + " | ".join(f"{r[f'fold_{k}_auc']:.4f}" for k in folds) + f" | "
+            f"{r['cv_logloss']:.4f} | {'**chosen**' if r['chosen'] else ''} |"
+        )
+    capped = [str(r["candidate"]) for r in t["candidates"] if r.get("at_cap")]
+    if capped:
+        lines.append(
+            f"\nCandidates {', '.join(capped)} were still improving at model.tuning.max_iterations: "
+            "their best iteration count may lie beyond it."
+        )
+    c = t["chosen"]
+    lines.append(
+        f"\nChosen: depth {c['depth']}, l2_leaf_reg {c['l2_leaf_reg']}, rsm {c['rsm']}, {c['iterations']} iterations "
+        "(refit on the whole training window)."
+    )
+    return lines

@@ -18,6 +18,7 @@ from riskclass.model.labels import random_draw_outcomes, truth_outcomes
 from riskclass.model.risk_model import RiskModel
 from riskclass.model.scoring import classes_from_scores, score_from_probability
 from riskclass.model.train import fit_risk_model, fit_scorecard, scorecard_points, scorecard_probability
+from riskclass.model.tuning import select_settings
 
 
 class PromotionRefused(Exception):
@@ -139,11 +140,15 @@ def flat_metrics(v: dict) -> dict:
 
 
 def train(p: dict, reports_dir: Path = Path("reports")) -> dict:
-    """Fit, validate, export (DVC), register (MLflow, alias challenger); bootstrap a champion if none."""
+    """Choose the settings (time-ordered CV inside the training window), fit, validate, export (DVC), register
+    (MLflow, alias challenger); bootstrap a champion if none."""
     mp, rp = p["model"], p["registry"]
     catalog = load_catalog(p["features"]["catalog"])
-    split = out_of_time_split(mp, p["labels"], snapshot_date(Path(mp["validated_dir"])))
-    model = fit_risk_model(split.train, catalog, mp, {**_sp(p), "bands": p["score"]["bands"]})
+    snapshot = snapshot_date(Path(mp["validated_dir"]))
+    split = out_of_time_split(mp, p["labels"], snapshot)
+    # only the training window goes in: the validation month never chooses the settings
+    search = select_settings(split.train, catalog, mp)
+    model = fit_risk_model(split.train, catalog, mp, {**_sp(p), "bands": p["score"]["bands"]}, search.chosen)
     model.info.update(
         {
             "train_months": split.train_months,
@@ -154,6 +159,7 @@ def train(p: dict, reports_dir: Path = Path("reports")) -> dict:
     )
     card = fit_scorecard(split.train, catalog, mp)
     v = validate(model, card, split, p)
+    v["tuning"] = search.to_dict()
 
     out_dir = Path(mp["out_dir"])
     with atomic_directory(out_dir) as scratch:
@@ -182,10 +188,12 @@ def train(p: dict, reports_dir: Path = Path("reports")) -> dict:
     _run_id, version = registry.log_and_register(
         rp,
         out_dir,
-        {k: p[k] for k in ("labels", "model", "score", "gates")},
+        {**{k: p[k] for k in ("labels", "model", "score", "gates")}, "chosen": search.chosen},
         metrics,
         tags,
         [card_path, reports_dir / "validation.json", reports_dir / "scorecard_points.csv"],
+        children=search.mlflow_runs(),
+        texts={"tuning/cv_table.csv": search.table.to_csv(index=False)},
     )
     # the registry copy must score exactly like the exported one
     from_registry = registry.load_version(rp, version)
@@ -202,6 +210,7 @@ def train(p: dict, reports_dir: Path = Path("reports")) -> dict:
         "version": version,
         **{k: round(x, 4) for k, x in metrics.items()},
         "gate_failures": v["gate_failures"],
+        "settings": search.chosen,
     }
     write_json(v, reports_dir / "validation.json")
     write_json(summary, reports_dir / "model_metrics.json")

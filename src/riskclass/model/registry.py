@@ -31,6 +31,7 @@ from __future__ import annotations
 import getpass
 import json
 import sqlite3
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import unquote, urlparse
@@ -38,6 +39,7 @@ from urllib.parse import unquote, urlparse
 import mlflow
 import pandas as pd
 from mlflow import MlflowClient
+from mlflow.entities import Metric
 from mlflow.exceptions import MlflowException
 
 from riskclass.model.risk_model import RiskModel
@@ -198,10 +200,36 @@ def _flatten(d: dict, prefix: str = "") -> dict:
     return out
 
 
+def _log_nested(client: MlflowClient, child: dict) -> None:
+    """A nested run (one search candidate): params, metrics, and curves logged step by step."""
+    with mlflow.start_run(run_name=child["name"], nested=True) as run:
+        mlflow.log_params({k: str(v) for k, v in child.get("params", {}).items()})
+        mlflow.log_metrics({k: float(v) for k, v in child.get("metrics", {}).items() if v is not None})
+        stamp = int(time.time() * 1000)
+        points = [
+            Metric(key, float(value), stamp, step)
+            for key, curve in child.get("curves", {}).items()
+            for step, value in enumerate(curve, start=1)
+        ]
+        for i in range(0, len(points), 1000):  # MLflow takes at most 1000 metrics per batch
+            client.log_batch(run.info.run_id, metrics=points[i : i + 1000])
+
+
 def log_and_register(
-    rp: dict, model_dir: Path, params: dict, metrics: dict, tags: dict, artifacts: list[Path]
+    rp: dict,
+    model_dir: Path,
+    params: dict,
+    metrics: dict,
+    tags: dict,
+    artifacts: list[Path],
+    children: list[dict] | None = None,
+    texts: dict[str, str] | None = None,
 ) -> tuple[str, str]:
-    """Log a training run and register its model; returns (run_id, version)."""
+    """Log a training run and register its model; returns (run_id, version).
+
+    ``children``: nested runs under it (``{"name", "params", "metrics", "curves": {key: values by step}}``),
+    e.g. one per candidate of the settings search; ``texts``: artifact path → text (a table as CSV).
+    """
     client = setup(rp)
     with mlflow.start_run(run_name=f"train {tags.get('valid_month', '')}") as run:
         mlflow.log_params({k: str(v)[:500] for k, v in _flatten(params).items()})
@@ -210,6 +238,10 @@ def log_and_register(
         for path in artifacts:
             if Path(path).exists():
                 mlflow.log_artifact(str(path))
+        for artifact_file, text in (texts or {}).items():
+            mlflow.log_text(text, artifact_file)
+        for child in children or []:
+            _log_nested(client, child)
         info = mlflow.pyfunc.log_model(
             name="model",
             python_model=RiskPyfunc(),
