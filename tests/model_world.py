@@ -137,3 +137,54 @@ def use_world(p: dict, world: Path) -> dict:
     q["model"].update(features_dir=str(world / "features"), validated_dir=str(world / "validated"))
     q["features"]["out_dir"] = str(world / "features")
     return q
+
+
+def train_in_changed_city(params: dict, root: Path) -> dict:
+    """The issue's story, end to end on two tiny worlds.
+
+    A champion is trained where risk follows one indicator strongly (its stored out-of-time AUC is high);
+    then the city changes — risk now follows another indicator, more weakly — and a challenger is retrained
+    on the new data (its stored AUC is lower than the champion's). The challenger is promoted, then the old
+    champion is put forward again and refused. Returns everything the tests look at; the frames each
+    ``select_settings`` call received are kept to check that the search saw the training window only.
+    """
+    import pytest
+
+    from riskclass.model import pipeline, tuning
+
+    seen = []
+
+    def spy(train, catalog, mp):
+        seen.append(train[["uscc", "as_of"]].copy())
+        return tuning.select_settings(train, catalog, mp)
+
+    first_driver, second_driver = drivers()[:2]
+    old = build_world(root / "old", first_driver, strength=2.5, seed=1)
+    new = build_world(root / "new", second_driver, strength=1.2, seed=2)
+    p_old = world_params(params, old, root / "store")
+    p_new = use_world(p_old, new)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(pipeline, "select_settings", spy)
+        first = pipeline.train(p_old, root / "reports-old")
+        second = pipeline.train(p_new, root / "reports-new")
+    history = Path(p_new["registry"]["alias_history"])
+    before_promotion = history.read_text(encoding="utf-8")
+    try:
+        promoted = pipeline.promote(p_new, None, "tester", "the city changed", root / "reports")
+    except pipeline.PromotionRefused as exc:  # kept, so that the test saying it must be promoted fails legibly
+        promoted = exc
+    before_refusal = history.read_text(encoding="utf-8")
+    with pytest.raises(pipeline.PromotionRefused) as refused:
+        pipeline.promote(p_new, "1", "tester", "roll back to the old champion", root / "reports")
+    return {
+        "p": p_new,
+        "root": root,
+        "first": first,
+        "second": second,
+        "promoted": promoted,
+        "refused": refused.value,
+        "history_before_promotion": before_promotion,
+        "history_before_refusal": before_refusal,
+        "history_after": history.read_text(encoding="utf-8"),
+        "search_frames": seen,
+    }

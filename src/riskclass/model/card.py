@@ -60,6 +60,8 @@ def model_card(model: RiskModel, catalog: Catalog, v: dict, data_version: dict) 
     lines += [f"| {r['class']} | {r['share']:.1%} | {_fmt(r['event_rate'])} |" for r in v["class_table"]]
     if "tuning" in v:
         lines += ["", *tuning_section(v["tuning"])]
+    if "promotion_gate" in v:
+        lines += ["", *promotion_gate_section(v["promotion_gate"], preview=True)]
     lines += [
         "",
         "## Checks",
@@ -126,3 +128,76 @@ def tuning_section(t: dict) -> list[str]:
         "(refit on the whole training window)."
     )
     return lines
+
+
+def _gate_row(label: str, f: dict | None) -> str:
+    if not f:
+        return f"| {label} | — | — | — | — | — | — |"
+    if "unscorable" in f:
+        return f"| {label} | {f['unscorable']} | | | | | |"
+    return (
+        f"| {label} ({f.get('name', '')}) | {_fmt(f['auc'])} | {_fmt(f['ks'])} | {_fmt(f['brier'])} | {f['rows']} | "
+        f"{_fmt(f.get('stored_auc'))} | {_fmt(f.get('stored_ks'))} |"
+    )
+
+
+def promotion_gate_section(g: dict, preview: bool) -> list[str]:
+    """Champion and challenger on the same out-of-time window (``gate.compare``), and the decision."""
+    head = "## Promotion gate" + (" (preview at training time)" if preview else "")
+    w = g.get("window") or {}
+    lines = [head]
+    if preview:
+        lines.append(
+            "Both models scored now on this run's out-of-time window with the same data, labels and code. "
+            "`riskclass model promote` decides, recomputing these figures on the data of its day "
+            "(reports/promotion.md, the alias history)."
+        )
+    if w:
+        lines.append(
+            f"Window: as-of {w['valid_month']}, labels in {w['label_window']} ({', '.join(w['label_events'])}), "
+            f"snapshot {w['snapshot_date']}; {w['rows']} rows, {w['events']} events, rows sha256 "
+            f"{w['rows_sha256'][:16]}…"
+        )
+    if not (g.get("challenger") or g.get("champion")):
+        if g.get("champion_version") is not None:
+            lines.append(f"No comparison with the champion v{g['champion_version']} was needed to decide.")
+        elif g.get("decision") == "bootstrap":
+            lines.append("No champion yet: the first model that passes every gate becomes champion (bootstrap).")
+        else:
+            lines.append("No champion to compare with.")
+    else:
+        lines += [
+            "",
+            "| model | AUC | KS | Brier | rows | stored AUC | stored KS |",
+            "|---|---|---|---|---|---|---|",
+            _gate_row("challenger", g.get("challenger")),
+            _gate_row("champion", g.get("champion")),
+            "",
+            "Stored figures were measured when each model was trained, on the data of that day; the gate compares "
+            "the fresh ones (the challenger must beat the champion on AUC and KS).",
+        ]
+    verdict = {"promoted": "promoted", "refused": "refused", "bootstrap": "bootstrap"}[g["decision"]]
+    lines.append(f"\nDecision{' if promoted now' if preview else ''}: **{verdict}**")
+    lines += [f"- {r}" for r in g.get("refusals", [])]
+    return lines
+
+
+def promotion_report(record: dict) -> str:
+    """reports/promotion.md: the latest `riskclass model promote` decision as a reviewer reads it."""
+    g = {
+        **(record.get("gate") or {}),
+        "decision": record["decision"],
+        "refusals": record.get("refusals", []),
+        "champion_version": record.get("champion_version"),
+    }
+    lines = [
+        f"# 模型晋升决定 Promotion decision — v{record['candidate_version']}",
+        "",
+        f"- time: {record['time']}; by: {record['by']}; reason given: {record['reason']}",
+        f"- champion before: v{record.get('previous_version')}; champion after: v{record.get('version')}",
+        "- recorded in the alias history (`riskclass model history`) and on the candidate's MLflow run",
+        "",
+        *promotion_gate_section(g, preview=False),
+        "",
+    ]
+    return "\n".join(lines)

@@ -3,7 +3,9 @@
 Tracking lives in SQLite (``mlruns/mlflow.db``) with artifacts under ``mlruns/artifacts``. MLflow
 keeps only the current holder of an alias; every alias move is also appended to
 ``mlruns/alias_history.jsonl`` (who, when, why, from which version to which) and tagged on the
-model version, so the history survives and can be audited.
+model version, so the history survives and can be audited. Promotion decisions are lines of the same
+file, refusals included (``record_refusal``): the file is only ever appended to, and in every line
+``version`` / ``previous_version`` are the alias's holder after / before the event.
 
 **The store is relocatable.** MLflow writes absolute artifact URIs into the SQLite database (the
 experiment's artifact location, each run's artifact URI, each logged model's location and each model
@@ -320,8 +322,20 @@ def alias_version(rp: dict, alias: str) -> str | None:
         return None
 
 
-def set_alias(rp: dict, alias: str, version: str, by: str | None, reason: str) -> dict:
-    """Move an alias and append the move to the history file and the version's tags."""
+def _append_history(rp: dict, record: dict) -> None:
+    """One JSON line per event, appended (the file is never rewritten)."""
+    history = Path(rp["alias_history"])
+    history.parent.mkdir(parents=True, exist_ok=True)
+    with open(history, "a", encoding="utf-8") as fh:
+        fh.write(json.dumps(record, ensure_ascii=False, sort_keys=True) + "\n")
+
+
+def set_alias(rp: dict, alias: str, version: str, by: str | None, reason: str, details: dict | None = None) -> dict:
+    """Move an alias and append the move to the history file and the version's tags.
+
+    ``details`` are added to the history record (a promotion's gate figures); ``event`` says what moved the
+    alias (``alias_set`` unless the details say ``promotion``).
+    """
     version = resolve_version(rp, version)
     client = setup(rp)
     previous = alias_version(rp, alias)
@@ -329,25 +343,84 @@ def set_alias(rp: dict, alias: str, version: str, by: str | None, reason: str) -
     record = {
         "time": datetime.now(UTC).isoformat(timespec="seconds"),
         "model": rp["model_name"],
+        "event": "alias_set",
         "alias": alias,
         "version": version,
         "previous_version": previous,
         "by": by or getpass.getuser(),
         "reason": reason,
+        **(details or {}),
     }
-    history = Path(rp["alias_history"])
-    history.parent.mkdir(parents=True, exist_ok=True)
-    with open(history, "a", encoding="utf-8") as fh:
-        fh.write(json.dumps(record, ensure_ascii=False, sort_keys=True) + "\n")
+    _append_history(rp, record)
     client.set_model_version_tag(rp["model_name"], version, f"alias.{alias}.set", f"{record['time']} by {record['by']}")
     return record
 
 
+def record_refusal(rp: dict, alias: str, candidate: str, by: str | None, reason: str, details: dict) -> dict:
+    """Append a refused move of ``alias`` to ``candidate`` to the history; the alias stays where it is.
+
+    Like every history line, ``version`` / ``previous_version`` say where the alias points after / before the
+    event, so replaying the file still gives the alias timeline; the refused version is ``candidate_version``.
+    The refusal is also tagged on the candidate version.
+    """
+    client = setup(rp)
+    holder = alias_version(rp, alias)
+    record = {
+        "time": datetime.now(UTC).isoformat(timespec="seconds"),
+        "model": rp["model_name"],
+        "event": "promotion_refused",
+        "alias": alias,
+        "version": holder,
+        "previous_version": holder,
+        "candidate_version": candidate,
+        "by": by or getpass.getuser(),
+        "reason": reason,
+        **details,
+    }
+    _append_history(rp, record)
+    client.set_model_version_tag(
+        rp["model_name"], candidate, f"alias.{alias}.refused", f"{record['time']} by {record['by']}"
+    )
+    return record
+
+
+def log_decision(rp: dict, version: str, record: dict) -> None:
+    """Attach a promotion decision (promoted or refused, with its figures) to the version's training run."""
+    client = setup(rp)
+    run_id = client.get_model_version(rp["model_name"], version).run_id
+    stamp = record["time"].replace(":", "").replace("+0000", "Z")
+    client.log_text(
+        run_id,
+        json.dumps(record, ensure_ascii=False, indent=2, sort_keys=True),
+        f"promotion/{stamp}-{record.get('decision', record['event'])}.json",
+    )
+
+
 def alias_history(rp: dict) -> list[dict]:
+    """Every line of the history: alias moves (``alias_set``, ``promotion``) and refusals (``promotion_refused``)."""
     path = Path(rp["alias_history"])
     if not path.exists():
         return []
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def history_summary(record: dict) -> str:
+    """One line for ``riskclass model history``: what a promotion decided and on which figures."""
+    event = record.get("event", "alias_set")
+    if event == "alias_set":
+        return ""
+    gate = record.get("gate") or {}
+    ch, cp, window = gate.get("challenger") or {}, gate.get("champion") or {}, gate.get("window") or {}
+    figures = ""
+    if ch.get("auc") is not None and cp.get("auc") is not None:
+        figures = (
+            f" (AUC {ch['auc']:.4f} vs {cp['auc']:.4f}, KS {ch['ks']:.4f} vs {cp['ks']:.4f} "
+            f"on {window.get('valid_month')}, {window.get('rows')} rows)"
+        )
+    if event == "promotion":
+        return f"promoted v{record['version']}{figures}"
+    refusals = "; ".join(record.get("refusals", []))
+    return f"refused v{record.get('candidate_version')}{figures}: {refusals}"
 
 
 def version_metrics(rp: dict, version_or_alias: str) -> dict:
