@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 
 import pytest
@@ -176,3 +177,15 @@ def test_the_search_is_in_mlflow_one_nested_run_per_candidate(city):
         curve = client.get_metric_history(child.info.run_id, "cv_auc_by_iteration")
         assert len(curve) == city["p"]["model"]["tuning"]["max_iterations"]
         assert max(m.value for m in curve) == pytest.approx(row["cv_auc"])
+
+
+def test_a_window_the_current_data_cannot_build_is_a_recorded_refusal(city, tmp_path):
+    from riskclass.model.pipeline import PromotionRefused, promote
+
+    p = copy.deepcopy(city["p"])
+    p["model"]["features_dir"] = str(tmp_path / "no-features")  # the panel no longer holds the month
+    with pytest.raises(PromotionRefused, match="the comparison window 2025-10 cannot be built from the current data"):
+        promote(p, "1", "tester", "after the panel was rebuilt", tmp_path / "reports")
+    last = registry.alias_history(p["registry"])[-1]
+    assert last["event"] == "promotion_refused" and last["candidate_version"] == "1" and last["gate"] is None
+    assert registry.alias_version(p["registry"], "champion") == "2"

@@ -272,13 +272,18 @@ def promote(p: dict, version: str | None, by: str | None, reason: str, reports_d
         refusals.append(f"version {version} is already the champion")
     elif champion is not None:
         candidate = registry.load_version(rp, version)
-        window = gate.window_for(p, candidate.info.get("valid_month") or p["model"]["valid_month"])
-        comparison = gate.compare(
-            window,
-            (f"v{version}", candidate, stored),
-            (f"v{champion}", registry.load_version(rp, champion), registry.version_metrics(rp, champion)),
-        )
-        refusals += comparison["refusals"]
+        month = candidate.info.get("valid_month") or p["model"]["valid_month"]
+        try:
+            window = gate.window_for(p, month)
+        except (FileNotFoundError, ValueError) as exc:  # no indicators for the month, or labels not yet observable
+            refusals.append(f"the comparison window {month} cannot be built from the current data: {exc}")
+        else:
+            comparison = gate.compare(
+                window,
+                (f"v{version}", candidate, stored),
+                (f"v{champion}", registry.load_version(rp, champion), registry.version_metrics(rp, champion)),
+            )
+            refusals += comparison["refusals"]
     decision = {
         "decision": "refused" if refusals else "promoted",
         "candidate_version": version,
