@@ -36,7 +36,8 @@ def setup(small_city, small_city_ingested, params, tmp_path_factory):
         truth_dir=str(small_city / "truth"),
         out_dir=str(root / "challenger"),
     )
-    p["model"]["catboost"]["iterations"] = 60
+    # one candidate: the search still runs its folds and picks the iterations (up to 60) off their curves
+    p["model"]["tuning"].update(max_iterations=60, grid={"depth": [6], "l2_leaf_reg": [5], "rsm": [1.0]})
     p["gates"].update(min_auc_oot=0.55, min_ks_oot=0.05, max_brier_oot=0.3)
     p["registry"].update(
         tracking_uri=f"sqlite:///{root}/mlruns/mlflow.db",
@@ -56,7 +57,7 @@ def test_training_registers_challenger_and_bootstraps_champion(setup):
     assert (first["version"], second["version"]) == ("1", "2")
     assert registry.alias_version(rp, "challenger") == "2"
     assert registry.alias_version(rp, "champion") == "1"  # bootstrap only when there is no champion
-    history = registry.alias_history(rp)
+    history = [h for h in registry.alias_history(rp) if h["event"] != "promotion_refused"]
     assert [(h["alias"], h["version"], h["previous_version"]) for h in history] == [
         ("challenger", "1", None),
         ("champion", "1", None),
@@ -70,6 +71,8 @@ def test_validation_report_has_every_figure(setup):
     v = json.loads((root / "reports" / "validation.json").read_text(encoding="utf-8"))
     for key in (
         "oot",
+        "tuning",
+        "promotion_gate",
         "scorecard_oot",
         "random_draws_ipw",
         "truth_model",
@@ -88,6 +91,9 @@ def test_validation_report_has_every_figure(setup):
     assert 0.5 < first["oot_auc"] <= 1 and first["truth_oracle_auc"] > 0.5
     card = (root / "reports" / "model_card.md").read_text(encoding="utf-8")
     assert "oracle" in card and "Known limits" in card
+    assert "## Settings search" in card and "**chosen**" in card and "## Promotion gate" in card
+    assert v["tuning"]["chosen"]["depth"] == 6 and 1 <= v["tuning"]["chosen"]["iterations"] <= 60
+    assert RiskModel.load(root / "challenger").info["catboost_settings"] == v["tuning"]["chosen"]
 
 
 def test_training_is_deterministic(setup):
@@ -111,11 +117,15 @@ def test_registry_copy_and_export_score_identically(setup):
 
 
 def test_promotion_refused_unless_better(setup):
-    p, *_ = setup
-    with pytest.raises(PromotionRefused, match="does not beat champion"):
-        promote(p, None, "tester", "same model again")
+    p, root, *_ = setup
+    # v2 is v1 refitted on the same data: equal fresh figures on the same window do not beat the champion
+    with pytest.raises(PromotionRefused, match="does not beat champion v1"):
+        promote(p, None, "tester", "same model again", root / "reports")
+    refusal = registry.alias_history(p["registry"])[-1]
+    assert refusal["gate"]["challenger"]["auc"] == refusal["gate"]["champion"]["auc"]
     with pytest.raises(PromotionRefused, match="already the champion"):
-        promote(p, "1", "tester", "no-op")
+        promote(p, "1", "tester", "no-op", root / "reports")
+    assert registry.alias_history(p["registry"])[-1]["gate"] is None  # nothing to compare, still recorded
     assert registry.alias_version(p["registry"], "champion") == "1"
 
 

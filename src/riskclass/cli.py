@@ -250,14 +250,22 @@ def model_export_champion(params: Path = typer.Option(Path("params.yaml"), help=
 
 @model_app.command("history")
 def model_history(params: Path = typer.Option(Path("params.yaml"), help="parameters file")) -> None:
-    """Every alias move: when, who, why, from which version to which."""
-    from riskclass.model.registry import alias_history
+    """Every alias move and promotion decision (refusals too): when, who, why, on which figures."""
+    from riskclass.model.registry import alias_history, history_summary
 
     table = RichTable(title="alias history")
-    for col in ("time", "alias", "version", "previous", "by", "reason"):
+    for col in ("time", "alias", "version", "previous", "by", "reason", "decision"):
         table.add_column(col)
     for r in alias_history(load_params(params)["registry"]):
-        table.add_row(r["time"], r["alias"], r["version"], str(r["previous_version"]), r["by"], r["reason"])
+        table.add_row(
+            r["time"],
+            r["alias"],
+            str(r["version"]),
+            str(r["previous_version"]),
+            r["by"],
+            r["reason"],
+            history_summary(r),
+        )
     console.print(table)
 
 

@@ -533,13 +533,42 @@ class Labels(_Model):
 
 
 class CatBoost(_Model):
-    iterations: Count
-    depth: int = Field(ge=1, le=16, description="CatBoost allows depth 1–16")
+    """Settings every fit shares; the regularisation (depth, l2_leaf_reg, rsm, iterations) is chosen by ``Tuning``."""
+
     learning_rate: float = Field(gt=0, le=1)
-    l2_leaf_reg: NonNeg
     random_seed: Count0
     thread_count: Count
     max_ctr_complexity: Count0
+
+
+def _candidate_values(values: list) -> list:
+    if not values:
+        raise ValueError("must list at least one candidate value")
+    repeated = sorted({v for v in values if values.count(v) > 1})
+    if repeated:
+        raise ValueError(f"values must be distinct, {', '.join(map(str, repeated))} repeated")
+    return values
+
+
+def _grid_of(item: Any) -> Any:
+    return Annotated[list[item], AfterValidator(_candidate_values)]
+
+
+class TuningGrid(_Model):
+    """Candidate values; every combination is a candidate, taken in this order (which breaks ties)."""
+
+    depth: _grid_of(Annotated[int, Field(ge=1, le=16, description="CatBoost allows depth 1–16")])
+    l2_leaf_reg: _grid_of(NonNeg)
+    rsm: _grid_of(Annotated[float, Field(gt=0, le=1, description="share of features considered at a split")])
+
+
+class Tuning(_Model):
+    folds: Count
+    gap_months: Count0
+    valid_entity_share: float = Field(gt=0, lt=1)
+    sample_entity_share: Ratio
+    max_iterations: Count
+    grid: TuningGrid
 
 
 class Scorecard(_Model):
@@ -556,6 +585,7 @@ class ModelParams(_Model):
     valid_month: Month
     calibration_share: float = Field(gt=0, lt=1)
     catboost: CatBoost
+    tuning: Tuning
     scorecard: Scorecard
     out_dir: Text
 
@@ -565,6 +595,20 @@ class ModelParams(_Model):
             _raise([(("train_to",), self.train_to, f"must not be before model.train_from = {self.train_from!r}")])
         if self.train_to >= self.valid_month:
             _raise([(("valid_month",), self.valid_month, f"must be after model.train_to = {self.train_to!r}")])
+        # each fold needs at least one training month before its gap and validation month
+        months = _month_index(self.train_to) - _month_index(self.train_from) + 1
+        needed = self.tuning.folds + self.tuning.gap_months + 1
+        if months < needed:
+            _raise(
+                [
+                    (
+                        ("tuning", "folds"),
+                        self.tuning.folds,
+                        f"the training window {self.train_from}…{self.train_to} has {months} months; "
+                        f"{self.tuning.folds} folds with a {self.tuning.gap_months}-month gap need at least {needed}",
+                    )
+                ]
+            )
         return self
 
 

@@ -57,7 +57,13 @@ def out_of_time_split(mp: dict, lp: dict, snapshot_date: pd.Timestamp | None = N
     return Split(train, valid, train_months, valid_month)
 
 
+def entity_hash(uscc: pd.Series, salt: str = "") -> np.ndarray:
+    """A number in [0, 1] per row from the SHA-256 of ``salt + uscc``: the same entity gets the same number in
+    every month, so a cut ``entity_hash(…) < share`` puts all months of an entity on one side. Different salts
+    give independent cuts."""
+    return uscc.map(lambda u: int(hashlib.sha256((salt + u).encode()).hexdigest()[:8], 16) / 0xFFFFFFFF).to_numpy()
+
+
 def calibration_mask(uscc: pd.Series, share: float) -> np.ndarray:
     """Deterministic hold-out by entity (all months of an entity fall on the same side)."""
-    h = uscc.map(lambda u: int(hashlib.sha256(u.encode()).hexdigest()[:8], 16) / 0xFFFFFFFF)
-    return (h < share).to_numpy()
+    return entity_hash(uscc) < share

@@ -11,13 +11,14 @@ from riskclass import periods
 from riskclass.exports import write_csv
 from riskclass.indicators import load_catalog
 from riskclass.io import atomic_directory, write_json
-from riskclass.model import evaluate, registry
-from riskclass.model.card import model_card
+from riskclass.model import evaluate, gate, registry
+from riskclass.model.card import model_card, promotion_report
 from riskclass.model.dataset import out_of_time_split
 from riskclass.model.labels import random_draw_outcomes, truth_outcomes
 from riskclass.model.risk_model import RiskModel
 from riskclass.model.scoring import classes_from_scores, score_from_probability
 from riskclass.model.train import fit_risk_model, fit_scorecard, scorecard_points, scorecard_probability
+from riskclass.model.tuning import select_settings
 
 
 class PromotionRefused(Exception):
@@ -139,11 +140,15 @@ def flat_metrics(v: dict) -> dict:
 
 
 def train(p: dict, reports_dir: Path = Path("reports")) -> dict:
-    """Fit, validate, export (DVC), register (MLflow, alias challenger); bootstrap a champion if none."""
+    """Choose the settings (time-ordered CV inside the training window), fit, validate, export (DVC), register
+    (MLflow, alias challenger); bootstrap a champion if none."""
     mp, rp = p["model"], p["registry"]
     catalog = load_catalog(p["features"]["catalog"])
-    split = out_of_time_split(mp, p["labels"], snapshot_date(Path(mp["validated_dir"])))
-    model = fit_risk_model(split.train, catalog, mp, {**_sp(p), "bands": p["score"]["bands"]})
+    snapshot = snapshot_date(Path(mp["validated_dir"]))
+    split = out_of_time_split(mp, p["labels"], snapshot)
+    # only the training window goes in: the validation month never chooses the settings
+    search = select_settings(split.train, catalog, mp)
+    model = fit_risk_model(split.train, catalog, mp, {**_sp(p), "bands": p["score"]["bands"]}, search.chosen)
     model.info.update(
         {
             "train_months": split.train_months,
@@ -154,6 +159,7 @@ def train(p: dict, reports_dir: Path = Path("reports")) -> dict:
     )
     card = fit_scorecard(split.train, catalog, mp)
     v = validate(model, card, split, p)
+    v["tuning"] = search.to_dict()
 
     out_dir = Path(mp["out_dir"])
     with atomic_directory(out_dir) as scratch:
@@ -161,6 +167,9 @@ def train(p: dict, reports_dir: Path = Path("reports")) -> dict:
     reloaded = RiskModel.load(out_dir)
     v["reload_identical"] = bool(np.array_equal(reloaded.score(split.valid), model.score(split.valid)))
     v["gate_failures"] = gate_failures(v, p["gates"])
+    # what the promotion gate would decide against today's champion, on this run's own window
+    window = gate.Window(split.valid_month, split.valid, p["labels"]["horizon_months"], p["labels"]["events"], snapshot)
+    v["promotion_gate"] = gate_preview(rp, model, v, window)
 
     reports_dir.mkdir(parents=True, exist_ok=True)
     write_json(v, reports_dir / "validation.json")
@@ -182,10 +191,12 @@ def train(p: dict, reports_dir: Path = Path("reports")) -> dict:
     _run_id, version = registry.log_and_register(
         rp,
         out_dir,
-        {k: p[k] for k in ("labels", "model", "score", "gates")},
+        {**{k: p[k] for k in ("labels", "model", "score", "gates")}, "chosen": search.chosen},
         metrics,
         tags,
         [card_path, reports_dir / "validation.json", reports_dir / "scorecard_points.csv"],
+        children=search.mlflow_runs(),
+        texts={"tuning/cv_table.csv": search.table.to_csv(index=False)},
     )
     # the registry copy must score exactly like the exported one
     from_registry = registry.load_version(rp, version)
@@ -197,38 +208,108 @@ def train(p: dict, reports_dir: Path = Path("reports")) -> dict:
     registry.set_alias(rp, registry.CHALLENGER, version, "pipeline", "latest training run")
     if registry.alias_version(rp, registry.CHAMPION) is None and not v["gate_failures"]:
         registry.set_alias(rp, registry.CHAMPION, version, "pipeline", "bootstrap: no champion yet, gates passed")
+    if v["promotion_gate"]["challenger"] is not None:
+        v["promotion_gate"]["challenger"]["name"] = f"v{version}"
     # no run id in the metrics file: it is a DVC metric, and the run is found from the version
     summary = {
         "version": version,
         **{k: round(x, 4) for k, x in metrics.items()},
         "gate_failures": v["gate_failures"],
+        "settings": search.chosen,
     }
     write_json(v, reports_dir / "validation.json")
     write_json(summary, reports_dir / "model_metrics.json")
     return summary
 
 
-def promote(p: dict, version: str | None, by: str | None, reason: str) -> dict:
-    """Make ``version`` (default: the challenger) the champion, if it passes the gates and beats the champion."""
+def gate_preview(rp: dict, model: RiskModel, v: dict, window: gate.Window) -> dict:
+    """At training time: this run against today's champion on this run's out-of-time window (same rows, same
+    code as ``promote``). A preview for the model card; ``promote`` decides, on the data of its own day."""
+    champion = registry.alias_version(rp, registry.CHAMPION)
+    stored = {"oot_auc": v["oot"]["auc"], "oot_ks": v["oot"]["ks"]}
+    if champion is None:
+        return {
+            "champion_version": None,
+            "window": window.describe(),
+            "challenger": None,
+            "champion": None,
+            "refusals": [],
+            "decision": "bootstrap" if not v["gate_failures"] else "refused",
+        }
+    comparison = gate.compare(
+        window,
+        ("this run", model, stored),
+        (f"v{champion}", registry.load_version(rp, champion), registry.version_metrics(rp, champion)),
+    )
+    refusals = ["it does not pass the validation gates"] * bool(v["gate_failures"]) + comparison["refusals"]
+    return {
+        "champion_version": champion,
+        **comparison,
+        "refusals": refusals,
+        "decision": "refused" if refusals else "promoted",
+    }
+
+
+def promote(p: dict, version: str | None, by: str | None, reason: str, reports_dir: Path = Path("reports")) -> dict:
+    """Make ``version`` (default: the challenger) the champion if it passed its gates and beats the champion
+    on fresh figures: both scored on the challenger's out-of-time window with today's data, labels and code.
+
+    Promoted or refused, the decision and both models' figures are appended to the alias history, attached
+    to the candidate's MLflow run and written to ``reports/promotion.json`` and ``reports/promotion.md``.
+    A refusal raises ``PromotionRefused`` after it has been recorded.
+    """
     rp = p["registry"]
     version = registry.resolve_version(rp, version) if version else registry.alias_version(rp, registry.CHALLENGER)
     if version is None:
         raise PromotionRefused("no challenger to promote")
-    metrics = registry.version_metrics(rp, version)
-    failures = []
-    if metrics.get("gates_passed", 0.0) < 1.0:
-        failures.append("it did not pass the validation gates (see its validation.json)")
+    stored = registry.version_metrics(rp, version)
+    refusals = []
+    if stored.get("gates_passed", 0.0) < 1.0:
+        refusals.append("it did not pass the validation gates (see its validation.json)")
     champion = registry.alias_version(rp, registry.CHAMPION)
+    comparison = None
     if champion == version:
-        failures.append(f"version {version} is already the champion")
+        refusals.append(f"version {version} is already the champion")
     elif champion is not None:
-        champ = registry.version_metrics(rp, champion)
-        for m in ("oot_auc", "oot_ks"):
-            if metrics.get(m, 0) <= champ.get(m, 0):
-                failures.append(f"{m} {metrics.get(m):.4f} does not beat champion v{champion} ({champ.get(m):.4f})")
-    if failures:
-        raise PromotionRefused(f"version {version} not promoted: " + "; ".join(failures))
-    return registry.set_alias(rp, registry.CHAMPION, version, by, reason)
+        candidate = registry.load_version(rp, version)
+        month = candidate.info.get("valid_month") or p["model"]["valid_month"]
+        try:
+            window = gate.window_for(p, month)
+        except (FileNotFoundError, ValueError) as exc:  # no indicators for the month, or labels not yet observable
+            refusals.append(f"the comparison window {month} cannot be built from the current data: {exc}")
+        else:
+            comparison = gate.compare(
+                window,
+                (f"v{version}", candidate, stored),
+                (f"v{champion}", registry.load_version(rp, champion), registry.version_metrics(rp, champion)),
+            )
+            refusals += comparison["refusals"]
+    decision = {
+        "decision": "refused" if refusals else "promoted",
+        "candidate_version": version,
+        "champion_version": champion,
+        "refusals": refusals,
+        "gate": comparison and {k: comparison[k] for k in ("window", "challenger", "champion")},
+    }
+    if refusals:
+        record = registry.record_refusal(rp, registry.CHAMPION, version, by, reason, decision)
+    else:
+        record = registry.set_alias(rp, registry.CHAMPION, version, by, reason, {"event": "promotion", **decision})
+    registry.log_decision(rp, version, record)
+    write_promotion_report(record, reports_dir)
+    if refusals:
+        raise PromotionRefused(f"version {version} not promoted: " + "; ".join(refusals))
+    return record
+
+
+def write_promotion_report(record: dict, reports_dir: Path) -> None:
+    """The latest promotion decision for reviewers: the history record as JSON and as a markdown section.
+
+    Not the model card: that is an output of the `train` stage, and changing it would make DVC retrain.
+    """
+    reports_dir.mkdir(parents=True, exist_ok=True)
+    write_json(record, reports_dir / "promotion.json")
+    (reports_dir / "promotion.md").write_text(promotion_report(record), encoding="utf-8")
 
 
 def export_champion(p: dict) -> str:

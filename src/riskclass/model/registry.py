@@ -3,7 +3,9 @@
 Tracking lives in SQLite (``mlruns/mlflow.db``) with artifacts under ``mlruns/artifacts``. MLflow
 keeps only the current holder of an alias; every alias move is also appended to
 ``mlruns/alias_history.jsonl`` (who, when, why, from which version to which) and tagged on the
-model version, so the history survives and can be audited.
+model version, so the history survives and can be audited. Promotion decisions are lines of the same
+file, refusals included (``record_refusal``): the file is only ever appended to, and in every line
+``version`` / ``previous_version`` are the alias's holder after / before the event.
 
 **The store is relocatable.** MLflow writes absolute artifact URIs into the SQLite database (the
 experiment's artifact location, each run's artifact URI, each logged model's location and each model
@@ -31,6 +33,7 @@ from __future__ import annotations
 import getpass
 import json
 import sqlite3
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import unquote, urlparse
@@ -38,6 +41,7 @@ from urllib.parse import unquote, urlparse
 import mlflow
 import pandas as pd
 from mlflow import MlflowClient
+from mlflow.entities import Metric
 from mlflow.exceptions import MlflowException
 
 from riskclass.model.risk_model import RiskModel
@@ -198,10 +202,36 @@ def _flatten(d: dict, prefix: str = "") -> dict:
     return out
 
 
+def _log_nested(client: MlflowClient, child: dict) -> None:
+    """A nested run (one search candidate): params, metrics, and curves logged step by step."""
+    with mlflow.start_run(run_name=child["name"], nested=True) as run:
+        mlflow.log_params({k: str(v) for k, v in child.get("params", {}).items()})
+        mlflow.log_metrics({k: float(v) for k, v in child.get("metrics", {}).items() if v is not None})
+        stamp = int(time.time() * 1000)
+        points = [
+            Metric(key, float(value), stamp, step)
+            for key, curve in child.get("curves", {}).items()
+            for step, value in enumerate(curve, start=1)
+        ]
+        for i in range(0, len(points), 1000):  # MLflow takes at most 1000 metrics per batch
+            client.log_batch(run.info.run_id, metrics=points[i : i + 1000])
+
+
 def log_and_register(
-    rp: dict, model_dir: Path, params: dict, metrics: dict, tags: dict, artifacts: list[Path]
+    rp: dict,
+    model_dir: Path,
+    params: dict,
+    metrics: dict,
+    tags: dict,
+    artifacts: list[Path],
+    children: list[dict] | None = None,
+    texts: dict[str, str] | None = None,
 ) -> tuple[str, str]:
-    """Log a training run and register its model; returns (run_id, version)."""
+    """Log a training run and register its model; returns (run_id, version).
+
+    ``children``: nested runs under it (``{"name", "params", "metrics", "curves": {key: values by step}}``),
+    e.g. one per candidate of the settings search; ``texts``: artifact path → text (a table as CSV).
+    """
     client = setup(rp)
     with mlflow.start_run(run_name=f"train {tags.get('valid_month', '')}") as run:
         mlflow.log_params({k: str(v)[:500] for k, v in _flatten(params).items()})
@@ -210,6 +240,10 @@ def log_and_register(
         for path in artifacts:
             if Path(path).exists():
                 mlflow.log_artifact(str(path))
+        for artifact_file, text in (texts or {}).items():
+            mlflow.log_text(text, artifact_file)
+        for child in children or []:
+            _log_nested(client, child)
         info = mlflow.pyfunc.log_model(
             name="model",
             python_model=RiskPyfunc(),
@@ -288,8 +322,20 @@ def alias_version(rp: dict, alias: str) -> str | None:
         return None
 
 
-def set_alias(rp: dict, alias: str, version: str, by: str | None, reason: str) -> dict:
-    """Move an alias and append the move to the history file and the version's tags."""
+def _append_history(rp: dict, record: dict) -> None:
+    """One JSON line per event, appended (the file is never rewritten)."""
+    history = Path(rp["alias_history"])
+    history.parent.mkdir(parents=True, exist_ok=True)
+    with open(history, "a", encoding="utf-8") as fh:
+        fh.write(json.dumps(record, ensure_ascii=False, sort_keys=True) + "\n")
+
+
+def set_alias(rp: dict, alias: str, version: str, by: str | None, reason: str, details: dict | None = None) -> dict:
+    """Move an alias and append the move to the history file and the version's tags.
+
+    ``details`` are added to the history record (a promotion's gate figures); ``event`` says what moved the
+    alias (``alias_set`` unless the details say ``promotion``).
+    """
     version = resolve_version(rp, version)
     client = setup(rp)
     previous = alias_version(rp, alias)
@@ -297,25 +343,84 @@ def set_alias(rp: dict, alias: str, version: str, by: str | None, reason: str) -
     record = {
         "time": datetime.now(UTC).isoformat(timespec="seconds"),
         "model": rp["model_name"],
+        "event": "alias_set",
         "alias": alias,
         "version": version,
         "previous_version": previous,
         "by": by or getpass.getuser(),
         "reason": reason,
+        **(details or {}),
     }
-    history = Path(rp["alias_history"])
-    history.parent.mkdir(parents=True, exist_ok=True)
-    with open(history, "a", encoding="utf-8") as fh:
-        fh.write(json.dumps(record, ensure_ascii=False, sort_keys=True) + "\n")
+    _append_history(rp, record)
     client.set_model_version_tag(rp["model_name"], version, f"alias.{alias}.set", f"{record['time']} by {record['by']}")
     return record
 
 
+def record_refusal(rp: dict, alias: str, candidate: str, by: str | None, reason: str, details: dict) -> dict:
+    """Append a refused move of ``alias`` to ``candidate`` to the history; the alias stays where it is.
+
+    Like every history line, ``version`` / ``previous_version`` say where the alias points after / before the
+    event, so replaying the file still gives the alias timeline; the refused version is ``candidate_version``.
+    The refusal is also tagged on the candidate version.
+    """
+    client = setup(rp)
+    holder = alias_version(rp, alias)
+    record = {
+        "time": datetime.now(UTC).isoformat(timespec="seconds"),
+        "model": rp["model_name"],
+        "event": "promotion_refused",
+        "alias": alias,
+        "version": holder,
+        "previous_version": holder,
+        "candidate_version": candidate,
+        "by": by or getpass.getuser(),
+        "reason": reason,
+        **details,
+    }
+    _append_history(rp, record)
+    client.set_model_version_tag(
+        rp["model_name"], candidate, f"alias.{alias}.refused", f"{record['time']} by {record['by']}"
+    )
+    return record
+
+
+def log_decision(rp: dict, version: str, record: dict) -> None:
+    """Attach a promotion decision (promoted or refused, with its figures) to the version's training run."""
+    client = setup(rp)
+    run_id = client.get_model_version(rp["model_name"], version).run_id
+    stamp = record["time"].replace(":", "").replace("+0000", "Z")
+    client.log_text(
+        run_id,
+        json.dumps(record, ensure_ascii=False, indent=2, sort_keys=True),
+        f"promotion/{stamp}-{record.get('decision', record['event'])}.json",
+    )
+
+
 def alias_history(rp: dict) -> list[dict]:
+    """Every line of the history: alias moves (``alias_set``, ``promotion``) and refusals (``promotion_refused``)."""
     path = Path(rp["alias_history"])
     if not path.exists():
         return []
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def history_summary(record: dict) -> str:
+    """One line for ``riskclass model history``: what a promotion decided and on which figures."""
+    event = record.get("event", "alias_set")
+    if event == "alias_set":
+        return ""
+    gate = record.get("gate") or {}
+    ch, cp, window = gate.get("challenger") or {}, gate.get("champion") or {}, gate.get("window") or {}
+    figures = ""
+    if ch.get("auc") is not None and cp.get("auc") is not None:
+        figures = (
+            f" (AUC {ch['auc']:.4f} vs {cp['auc']:.4f}, KS {ch['ks']:.4f} vs {cp['ks']:.4f} "
+            f"on {window.get('valid_month')}, {window.get('rows')} rows)"
+        )
+    if event == "promotion":
+        return f"promoted v{record['version']}{figures}"
+    refusals = "; ".join(record.get("refusals", []))
+    return f"refused v{record.get('candidate_version')}{figures}: {refusals}"
 
 
 def version_metrics(rp: dict, version_or_alias: str) -> dict:

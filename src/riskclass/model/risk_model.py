@@ -21,6 +21,14 @@ from riskclass.model.scoring import PlattCalibrator, classes_from_scores, score_
 MODEL_FILE, META_FILE = "model.cbm", "model.json"
 
 
+def make_pool(frame: pd.DataFrame, numeric: list[str], categorical: list[str], label: np.ndarray | None = None) -> Pool:
+    """CatBoost's input: the indicators in a fixed order, categorical codes as strings."""
+    x = frame[numeric + categorical].copy()
+    for c in categorical:
+        x[c] = x[c].astype(str)
+    return Pool(x, label=label, cat_features=categorical)
+
+
 @dataclass
 class RiskModel:
     booster: CatBoostClassifier
@@ -37,10 +45,7 @@ class RiskModel:
         return self.numeric + self.categorical
 
     def pool(self, frame: pd.DataFrame, label: np.ndarray | None = None) -> Pool:
-        x = frame[self.features].copy()
-        for c in self.categorical:
-            x[c] = x[c].astype(str)
-        return Pool(x, label=label, cat_features=self.categorical)
+        return make_pool(frame, self.numeric, self.categorical, label)
 
     def raw_logit(self, frame: pd.DataFrame) -> np.ndarray:
         return np.asarray(self.booster.predict(self.pool(frame), prediction_type="RawFormulaVal"), dtype=float)

@@ -20,18 +20,37 @@ def monotone_directions(catalog: Catalog) -> dict[str, int]:
     return {i.code: _SIGN[i.direction] for i in catalog.indicators if i.direction in _SIGN and not i.is_categorical}
 
 
-def fit_risk_model(train: pd.DataFrame, catalog: Catalog, mp: dict, score_params: dict) -> RiskModel:
-    numeric, categorical = feature_columns(catalog)
-    directions = monotone_directions(catalog)
-    held_out = calibration_mask(train["uscc"], mp["calibration_share"])
-    fit_rows, cal_rows = train[~held_out], train[held_out]
-    booster = CatBoostClassifier(
+# the settings chosen per training run (model.tuning); everything else comes from model.catboost
+TUNED_SETTINGS = ("depth", "l2_leaf_reg", "rsm", "iterations")
+
+
+def make_booster(directions: dict[str, int], catboost_params: dict, settings: dict, **options) -> CatBoostClassifier:
+    """The one place a CatBoost model is configured — the search's fold fits and the final fit alike — so the
+    catalog's monotone constraints are on in every fit. ``options`` are fit-time extras (an eval metric)."""
+    missing = [k for k in TUNED_SETTINGS if k not in settings]
+    if missing:
+        raise ValueError(f"CatBoost settings lack {', '.join(missing)} (chosen by model.tuning)")
+    return CatBoostClassifier(
         loss_function="Logloss",
         verbose=False,
         allow_writing_files=False,
         monotone_constraints=directions,
-        **mp["catboost"],
+        **catboost_params,
+        **{k: settings[k] for k in TUNED_SETTINGS},
+        **options,
     )
+
+
+def fit_risk_model(train: pd.DataFrame, catalog: Catalog, mp: dict, score_params: dict, settings: dict) -> RiskModel:
+    """Fit on every training row except the calibration entities, then calibrate on those.
+
+    ``settings``: depth, l2_leaf_reg, rsm and iterations (``tuning.select_settings`` chooses them).
+    """
+    numeric, categorical = feature_columns(catalog)
+    directions = monotone_directions(catalog)
+    held_out = calibration_mask(train["uscc"], mp["calibration_share"])
+    fit_rows, cal_rows = train[~held_out], train[held_out]
+    booster = make_booster(directions, mp["catboost"], settings)
     model = RiskModel(booster, PlattCalibrator(), numeric, categorical, score_params, catalog.sha256, directions)
     booster.fit(model.pool(fit_rows, fit_rows["label"].to_numpy()))
     model.calibrator.fit(model.raw_logit(cal_rows), cal_rows["label"].to_numpy())
@@ -39,6 +58,7 @@ def fit_risk_model(train: pd.DataFrame, catalog: Catalog, mp: dict, score_params
         "train_rows": len(fit_rows),
         "calibration_rows": len(cal_rows),
         "train_event_rate": round(float(train["label"].mean()), 4),
+        "catboost_settings": {k: settings[k] for k in TUNED_SETTINGS},
     }
     return model
 
