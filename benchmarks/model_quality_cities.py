@@ -24,9 +24,8 @@ from riskclass.indicators import load_catalog
 from riskclass.indicators import run as build_features
 from riskclass.ingest import ingest
 from riskclass.model.dataset import out_of_time_split
-from riskclass.model.pipeline import snapshot_date
+from riskclass.model.pipeline import fit_with_search, snapshot_date
 from riskclass.model.quality import city_quality
-from riskclass.model.train import fit_risk_model
 from riskclass.params import load_params
 from riskclass.synth import generate
 
@@ -134,7 +133,7 @@ def main() -> None:
             split,
             Path(mp["truth_dir"]),
             lp["horizon_months"],
-            lambda train, mp=mp: fit_risk_model(train, catalog, mp, {**score_params, "bands": p["score"]["bands"]}),
+            lambda train, mp=mp: fit_with_search(train, catalog, mp, {**score_params, "bands": p["score"]["bands"]})[0],
             score_params,
             p["score"]["bands"],
         )

@@ -18,7 +18,7 @@ from riskclass.model.labels import random_draw_outcomes, truth_outcomes
 from riskclass.model.risk_model import RiskModel
 from riskclass.model.scoring import classes_from_scores, score_from_probability
 from riskclass.model.train import fit_risk_model, fit_scorecard, scorecard_points, scorecard_probability
-from riskclass.model.tuning import select_settings
+from riskclass.model.tuning import Search, select_settings
 
 
 class PromotionRefused(Exception):
@@ -139,6 +139,12 @@ def flat_metrics(v: dict) -> dict:
     return out
 
 
+def fit_with_search(train: pd.DataFrame, catalog, mp: dict, score_params: dict) -> tuple[RiskModel, Search]:
+    """The train stage's procedure: settings chosen by time-ordered CV on ``train``, then refit on all of it."""
+    search = select_settings(train, catalog, mp)
+    return fit_risk_model(train, catalog, mp, score_params, search.chosen), search
+
+
 def train(p: dict, reports_dir: Path = Path("reports")) -> dict:
     """Choose the settings (time-ordered CV inside the training window), fit, validate, export (DVC), register
     (MLflow, alias challenger); bootstrap a champion if none."""
@@ -147,8 +153,7 @@ def train(p: dict, reports_dir: Path = Path("reports")) -> dict:
     snapshot = snapshot_date(Path(mp["validated_dir"]))
     split = out_of_time_split(mp, p["labels"], snapshot)
     # only the training window goes in: the validation month never chooses the settings
-    search = select_settings(split.train, catalog, mp)
-    model = fit_risk_model(split.train, catalog, mp, {**_sp(p), "bands": p["score"]["bands"]}, search.chosen)
+    model, search = fit_with_search(split.train, catalog, mp, {**_sp(p), "bands": p["score"]["bands"]})
     model.info.update(
         {
             "train_months": split.train_months,
