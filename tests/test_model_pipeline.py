@@ -38,7 +38,9 @@ def setup(small_city, small_city_ingested, params, tmp_path_factory):
     )
     # one candidate: the search still runs its folds and picks the iterations (up to 60) off their curves
     p["model"]["tuning"].update(max_iterations=60, grid={"depth": [6], "l2_leaf_reg": [5], "rsm": [1.0]})
-    p["gates"].update(min_auc_oot=0.55, min_ks_oot=0.05, max_brier_oot=0.3)
+    # 2,000 validation rows: B and C hold a few hundred entities each, too few for their event rates to order
+    # reliably; the class-order gate is tested on its own (test_gates)
+    p["gates"].update(min_auc_oot=0.55, min_ks_oot=0.05, max_brier_oot=0.3, class_rates_strictly_increasing=False)
     p["registry"].update(
         tracking_uri=f"sqlite:///{root}/mlruns/mlflow.db",
         artifact_root=str(root / "mlruns/art"),
