@@ -107,15 +107,20 @@ def _sp(p: dict) -> dict:
     return {"anchor_probability": p["score"]["anchor_probability"], "pdo": p["score"]["pdo"]}
 
 
-def gate_failures(v: dict, gates: dict) -> list[str]:
+def minimum_failures(oot: dict, gates: dict, what: str = "out-of-time") -> list[str]:
+    """The AUC, KS and Brier minimums of the gates on one set of out-of-time figures."""
     failures = []
-    oot = v["oot"]
     if oot["auc"] is None or oot["auc"] < gates["min_auc_oot"]:
-        failures.append(f"out-of-time AUC {oot['auc']} < {gates['min_auc_oot']}")
+        failures.append(f"{what} AUC {oot['auc']} < {gates['min_auc_oot']}")
     if oot["ks"] is None or oot["ks"] < gates["min_ks_oot"]:
-        failures.append(f"out-of-time KS {oot['ks']} < {gates['min_ks_oot']}")
+        failures.append(f"{what} KS {oot['ks']} < {gates['min_ks_oot']}")
     if oot["brier"] is None or oot["brier"] > gates["max_brier_oot"]:
-        failures.append(f"out-of-time Brier {oot['brier']} > {gates['max_brier_oot']}")
+        failures.append(f"{what} Brier {oot['brier']} > {gates['max_brier_oot']}")
+    return failures
+
+
+def gate_failures(v: dict, gates: dict) -> list[str]:
+    failures = minimum_failures(v["oot"], gates)
     if gates["class_rates_strictly_increasing"] and not v["class_rates_increasing"]:
         failures.append("event rates do not rise strictly from A to D")
     if gates["monotone_constraints_respected"] and not v["monotone_ok"]:
@@ -289,6 +294,12 @@ def promote(p: dict, version: str | None, by: str | None, reason: str, reports_d
                 (f"v{champion}", registry.load_version(rp, champion), registry.version_metrics(rp, champion)),
             )
             refusals += comparison["refusals"]
+            # the gate minimums hold on today's figures too, not only on those stored at training
+            fresh = {
+                k: None if comparison["challenger"][k] is None else round(comparison["challenger"][k], 4)
+                for k in ("auc", "ks", "brier")
+            }
+            refusals += minimum_failures(fresh, p["gates"], f"fresh out-of-time ({month})")
     decision = {
         "decision": "refused" if refusals else "promoted",
         "candidate_version": version,
