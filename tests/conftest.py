@@ -302,6 +302,16 @@ def promote_variant(p: dict) -> str:
     return promote_recalibrated(Path(p["classify"]["model_dir"]))
 
 
+def scratch_registry(p: dict, root: Path) -> None:
+    """Point ``p``'s MLflow registry, alias history and champion export at ``root`` (one store per test)."""
+    p["registry"].update(
+        tracking_uri=f"sqlite:///{root}/mlruns/mlflow.db",
+        artifact_root=str(root / "mlruns/art"),
+        alias_history=str(root / "mlruns/alias_history.jsonl"),
+        champion_dir=str(root / "champion"),
+    )
+
+
 def trained_world(small_city: Path, validated: Path, params: dict, root: Path) -> dict:
     """A champion (v7) trained on the small city and parameters pointing at scratch folders under ``root``."""
     import copy

@@ -22,7 +22,7 @@ import pandas as pd
 
 from riskclass.indicators import load_catalog
 
-from conftest import ROOT
+from conftest import ROOT, scratch_registry
 
 TRAIN_MONTHS = ["2024-06", "2024-07", "2024-08", "2024-09", "2024-10"]
 VALID_MONTH = "2025-10"
@@ -122,12 +122,7 @@ def world_params(params: dict, world: Path, store: Path) -> dict:
         grid={"depth": [2, 3], "l2_leaf_reg": [3], "rsm": [1.0]},
     )
     p["gates"].update(min_auc_oot=0.55, min_ks_oot=0.05, max_brier_oot=0.3, class_rates_strictly_increasing=False)
-    p["registry"].update(
-        tracking_uri=f"sqlite:///{store}/mlruns/mlflow.db",
-        artifact_root=str(store / "mlruns/art"),
-        alias_history=str(store / "mlruns/alias_history.jsonl"),
-        champion_dir=str(store / "champion"),
-    )
+    scratch_registry(p, store)
     return p
 
 

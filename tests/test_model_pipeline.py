@@ -15,7 +15,7 @@ from riskclass.model.compare import compare
 from riskclass.model.pipeline import PromotionRefused, export_champion, gate_failures, promote, train
 from riskclass.model.risk_model import RiskModel
 
-from conftest import ROOT
+from conftest import ROOT, scratch_registry
 
 
 @pytest.fixture(scope="module")
@@ -41,12 +41,7 @@ def setup(small_city, small_city_ingested, params, tmp_path_factory):
     # 2,000 validation rows: B and C hold a few hundred entities each, too few for their event rates to order
     # reliably; the class-order gate is tested on its own (test_gates)
     p["gates"].update(min_auc_oot=0.55, min_ks_oot=0.05, max_brier_oot=0.3, class_rates_strictly_increasing=False)
-    p["registry"].update(
-        tracking_uri=f"sqlite:///{root}/mlruns/mlflow.db",
-        artifact_root=str(root / "mlruns/art"),
-        alias_history=str(root / "mlruns/alias_history.jsonl"),
-        champion_dir=str(root / "champion"),
-    )
+    scratch_registry(p, root)
     first = train(p, root / "reports")
     first_hash = sha256_file(root / "challenger" / "model.cbm")
     second = train(p, root / "reports")

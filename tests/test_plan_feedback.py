@@ -14,7 +14,7 @@ from riskclass.indicators import build, load_catalog, load_month
 from riskclass.ingest import ingest
 from riskclass.plan import strata
 from riskclass.plan.draw import derive_seed, draw_n
-from riskclass.plan.evaluate import ipw_rates, random_checks_with_strata
+from riskclass.plan.evaluate import history_strata, ipw_rates, random_checks_with_strata
 from riskclass.plan.output import summarise, write_plan
 from riskclass.plan.planner import make_plan
 from riskclass.plan.policy import compare_policies, summarise_comparison
@@ -128,7 +128,7 @@ def test_earlier_checks_are_placed_in_the_stratum_of_the_month_before():
             "result_code": ["1", "B", "1", "B"],
         }
     )
-    joined = random_checks_with_strata(checks, history, subbands).set_index("uscc")
+    joined = random_checks_with_strata(checks, history_strata(history, subbands)).set_index("uscc")
     assert len(joined) == 3  # the triggered check is no random draw
     for u, month in ((uscc[0], "2026-08"), (uscc[1], "2026-09"), (uscc[350], "2026-09")):
         h = history[history["month"] == month]

@@ -322,12 +322,27 @@ def alias_version(rp: dict, alias: str) -> str | None:
         return None
 
 
-def _append_history(rp: dict, record: dict) -> None:
-    """One JSON line per event, appended (the file is never rewritten)."""
+def _record(
+    rp: dict, alias: str, version: str | None, previous: str | None, by: str | None, reason: str, **rest
+) -> dict:
+    """One alias-history event, appended (the file is never rewritten). ``version`` / ``previous_version`` say
+    where the alias points after / before the event, so replaying the file gives the alias timeline."""
+    record = {
+        "time": datetime.now(UTC).isoformat(timespec="seconds"),
+        "model": rp["model_name"],
+        "event": "alias_set",
+        "alias": alias,
+        "version": version,
+        "previous_version": previous,
+        "by": by or getpass.getuser(),
+        "reason": reason,
+        **rest,
+    }
     history = Path(rp["alias_history"])
     history.parent.mkdir(parents=True, exist_ok=True)
     with open(history, "a", encoding="utf-8") as fh:
         fh.write(json.dumps(record, ensure_ascii=False, sort_keys=True) + "\n")
+    return record
 
 
 def set_alias(rp: dict, alias: str, version: str, by: str | None, reason: str, details: dict | None = None) -> dict:
@@ -340,44 +355,20 @@ def set_alias(rp: dict, alias: str, version: str, by: str | None, reason: str, d
     client = setup(rp)
     previous = alias_version(rp, alias)
     client.set_registered_model_alias(rp["model_name"], alias, version)
-    record = {
-        "time": datetime.now(UTC).isoformat(timespec="seconds"),
-        "model": rp["model_name"],
-        "event": "alias_set",
-        "alias": alias,
-        "version": version,
-        "previous_version": previous,
-        "by": by or getpass.getuser(),
-        "reason": reason,
-        **(details or {}),
-    }
-    _append_history(rp, record)
+    record = _record(rp, alias, version, previous, by, reason, **(details or {}))
     client.set_model_version_tag(rp["model_name"], version, f"alias.{alias}.set", f"{record['time']} by {record['by']}")
     return record
 
 
 def record_refusal(rp: dict, alias: str, candidate: str, by: str | None, reason: str, details: dict) -> dict:
-    """Append a refused move of ``alias`` to ``candidate`` to the history; the alias stays where it is.
-
-    Like every history line, ``version`` / ``previous_version`` say where the alias points after / before the
-    event, so replaying the file still gives the alias timeline; the refused version is ``candidate_version``.
+    """Append a refused move of ``alias`` to ``candidate`` to the history; the alias stays where it is (its
+    ``version`` and ``previous_version`` are the holder's; the refused version is ``candidate_version``).
     The refusal is also tagged on the candidate version.
     """
     client = setup(rp)
     holder = alias_version(rp, alias)
-    record = {
-        "time": datetime.now(UTC).isoformat(timespec="seconds"),
-        "model": rp["model_name"],
-        "event": "promotion_refused",
-        "alias": alias,
-        "version": holder,
-        "previous_version": holder,
-        "candidate_version": candidate,
-        "by": by or getpass.getuser(),
-        "reason": reason,
-        **details,
-    }
-    _append_history(rp, record)
+    refusal = {"event": "promotion_refused", "candidate_version": candidate, **details}
+    record = _record(rp, alias, holder, holder, by, reason, **refusal)
     client.set_model_version_tag(
         rp["model_name"], candidate, f"alias.{alias}.refused", f"{record['time']} by {record['by']}"
     )

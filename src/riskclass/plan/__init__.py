@@ -14,7 +14,7 @@ from riskclass.keys import current_key
 from riskclass.plan import strata
 from riskclass.plan.assign import inspector_columns
 from riskclass.plan.draw import DRAW_KEY_ENV
-from riskclass.plan.evaluate import ipw_rates, random_checks_with_strata
+from riskclass.plan.evaluate import history_strata, ipw_rates, random_checks_with_strata
 from riskclass.plan.inputs import load_inputs
 from riskclass.plan.output import internal_files, read_internal_plan, summarise, write_plan
 from riskclass.plan.planner import Plan, PlanError, make_plan, plan_id_for, validate_plan_params
@@ -29,7 +29,8 @@ def problem_rates(
     """IPW problem rates per class and per stratum (class and score sub-band) from every earlier random check
     whose class and score in the month before the check are known (the sealed records' history)."""
     history = store.history_frame(columns=["uscc", "month", strata.RISK_COLUMN, "class"])
-    joined = random_checks_with_strata(inspections, history, subbands)
+    months = (inspections["inspection_date"].dt.to_period("M") - 1).astype(str).unique()  # before each check
+    joined = random_checks_with_strata(inspections, history_strata(history[history["month"].isin(months)], subbands))
     if joined.empty:
         return None, None
     return ipw_rates(joined, "class"), ipw_rates(joined, "stratum")

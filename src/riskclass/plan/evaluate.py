@@ -87,8 +87,7 @@ def history_strata(history: pd.DataFrame, subbands: dict[str, int]) -> pd.DataFr
     frames = []
     positional = history.reset_index(drop=True)  # the caller's index may repeat (months concatenated)
     for _month, g in positional.groupby("month", sort=True):
-        scores, classes = g[strata.RISK_COLUMN].to_numpy(), g["class"].to_numpy()
-        labels = strata.subband_labels(scores, classes, strata.subband_edges(scores, classes, subbands))
+        _, labels = strata.assign(g[strata.RISK_COLUMN].to_numpy(), g["class"].to_numpy(), subbands)
         frames.append(g[["uscc", "month", "class"]].assign(stratum=labels))
     if not frames:
         return pd.DataFrame({c: pd.Series(dtype=object) for c in ("uscc", "month", "class", "stratum")})
@@ -97,13 +96,9 @@ def history_strata(history: pd.DataFrame, subbands: dict[str, int]) -> pd.DataFr
     return out
 
 
-def random_checks_with_strata(
-    inspections: pd.DataFrame, history: pd.DataFrame, subbands: dict[str, int]
-) -> pd.DataFrame:
+def random_checks_with_strata(inspections: pd.DataFrame, labelled: pd.DataFrame) -> pd.DataFrame:
     """Random-draw inspections with the entity's class and stratum in the month before the check
-    (``history``: uscc, month, probability, class — the sealed records)."""
-    months = (inspections["inspection_date"].dt.to_period("M") - 1).astype(str).unique()
-    labelled = history_strata(history[history["month"].isin(months)], subbands)
+    (``labelled``: uscc, month, class, stratum — ``history_strata`` of the sealed records)."""
     joined = random_checks_with_classes(inspections, labelled)
     return joined.merge(labelled[["uscc", "month", "stratum"]], on=["uscc", "month"], how="left")
 

@@ -305,8 +305,7 @@ def make_plan(
     risk = strata.RISK_COLUMN
     if risk not in e.columns or e[risk].isna().any():
         raise PlanError(f"the classes need a {risk} for every entity: the strata are score sub-bands within each class")
-    edges = strata.subband_edges(e[risk].to_numpy(), e["class"].to_numpy(), pp["subbands"])
-    labels = strata.subband_labels(e[risk].to_numpy(), e["class"].to_numpy(), edges)
+    edges, labels = strata.assign(e[risk].to_numpy(), e["class"].to_numpy(), pp["subbands"])
     e = e.assign(stratum=labels)
     inputs = replace(inputs, entities=e)  # a stable order for every draw, without touching the caller's
     start, due = plan_dates(pp, inputs.month)

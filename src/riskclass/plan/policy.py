@@ -195,7 +195,7 @@ def _world(
     universe = pd.Index(pd.unique(pd.concat([classes["uscc"], truth.loc[truth["month"].isin(months), "uscc"]])))
     truth = truth[truth["month"].isin(months)]
     by_month = _truth_months(truth, months, universe)
-    hist = random_checks_with_strata(inspections, classes, pp["subbands"])
+    hist = random_checks_with_strata(inspections, classes)  # classes carry their strata already
     hist = hist[["inspection_date", "class", "stratum", "inclusion_prob", "problem"]].sort_values(
         "inspection_date", kind="stable", ignore_index=True
     )

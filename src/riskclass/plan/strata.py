@@ -52,6 +52,12 @@ def subband_labels(scores: np.ndarray, classes: np.ndarray, edges: dict[str, lis
     return np.char.add(classes, band.astype(str)).astype(object)
 
 
+def assign(risk: np.ndarray, classes: np.ndarray, subbands: dict[str, int]) -> tuple[dict, np.ndarray]:
+    """One month's sub-band edges (from its own values) and every entity's stratum label."""
+    edges = subband_edges(risk, classes, subbands)
+    return edges, subband_labels(risk, classes, edges)
+
+
 def stratum_names(subbands: dict[str, int]) -> list[str]:
     """Every possible stratum label in order (A1, A2, B1, …)."""
     return [f"{k}{j}" for k in CLASSES for j in range(1, int(subbands[k]) + 1)]
