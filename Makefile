@@ -4,15 +4,26 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test test-slow lint format bench docs clean
+.PHONY: install system-packages run test test-slow lint format bench docs clean
+
+# Debian packages the reports need: a font with Chinese glyphs for the charts, and the headless Chromium that
+# checks each report opens offline (tests/test_reports_offline.py)
+SYSTEM_PACKAGES := chromium-headless-shell fonts-noto-cjk
 
 $(STAMP): pyproject.toml requirements.lock
+	$(MAKE) --no-print-directory system-packages
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade "pip>=24"
 	$(BIN)/python -m pip install --quiet -r requirements.lock
 	$(BIN)/python -m pip install --quiet --no-deps -e .
 	$(BIN)/python -m ipykernel install --sys-prefix --name riskclass --display-name "riskclass (Python 3.11)" >/dev/null
 	touch $(STAMP)
+
+system-packages:  ## the Debian packages above, when missing (as root; otherwise says what to install)
+	@if command -v chromium-headless-shell >/dev/null && command -v fc-list >/dev/null && fc-list :lang=zh | grep -q .; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(SYSTEM_PACKAGES) >/dev/null; \
+	else echo "riskclass: the reports need the Debian packages $(SYSTEM_PACKAGES): sudo apt-get install $(SYSTEM_PACKAGES)"; fi
 
 install: $(STAMP)  ## create .venv, install the locked environment and the Jupyter kernel
 
