@@ -14,7 +14,7 @@ import pytest
 
 from riskclass.classify.audit import reproduce, verify
 from riskclass.classify.overrides import apply_overrides, validate_rules
-from riskclass.classify.run import classify_month, entity_history
+from riskclass.classify.run import classify_month, classify_with_history, entity_history
 from riskclass.io import sha256_file, write_parquet
 from riskclass.periods import PeriodError
 from riskclass.records import LockHeld, RecordError, RecordStore, exclusive
@@ -314,3 +314,26 @@ def test_reproduce_after_later_months_and_new_data_names_the_model_when_it_is_co
     assert problems and any("cause — model" in x for x in problems), problems
     with pytest.raises(RecordError, match="no sealed record for 2026-06"):
         reproduce(p, "2026-06")
+
+
+def test_the_first_run_of_an_empty_store_seals_the_initial_history_in_month_order(fork):
+    p, root = fork
+    q = copy.deepcopy(p)
+    q["classify"].update(
+        records_dir=str(root / "fresh"), head_file=str(root / "fresh_head.json"), initial_history_months=3
+    )
+    outcomes = classify_with_history(q, "2026-09")
+    store = store_of(q)
+    assert [o.record.label for o in outcomes] == ["2026-07 r1", "2026-08 r1", "2026-09 r1"]
+    assert [e["month"] for e in store.ledger()] == ["2026-07", "2026-08", "2026-09"]
+    assert all(e["kind"] == "monthly" for e in store.ledger())
+    assert "initial history" in store.ledger()[0]["reason"] and store.ledger()[-1]["reason"] == ""
+    assert store.record("2026-08").manifest["previous"]["month"] == "2026-07"  # each compares with the one before
+    # a store that holds a month seals only the month asked for, and a sealed month is left as it is
+    assert [o.sealed_now for o in classify_with_history(q, "2026-09")] == [False]
+    assert len(store.ledger()) == 3
+    # the history never reaches before the data window
+    r = copy.deepcopy(q)
+    r["classify"].update(records_dir=str(root / "short"), head_file=str(root / "short_head.json"))
+    r["classify"].update(first_month="2026-09", initial_history_months=12)
+    assert [o.record.month for o in classify_with_history(r, "2026-09")] == ["2026-09"]

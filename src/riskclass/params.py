@@ -662,6 +662,9 @@ class Classify(_Model):
     head_file: Text  # the ledger's last line, committed to git as an anchor
     model_dir: Text
     reasons: int = Field(ge=0, le=3, description="the contract keeps three reason columns")
+    initial_history_months: int = Field(
+        ge=1, le=36, description="the first pipeline run of an empty store seals this many months, ending at its month"
+    )
     overrides: Annotated[list[Override], AfterValidator(_unique_ids)]
 
 

@@ -85,6 +85,27 @@ def classify_month(p: dict, month: str, kind: str = "monthly", reason: str = "",
         return Outcome(record, True, summary)
 
 
+def classify_with_history(p: dict, month: str) -> list[Outcome]:
+    """The pipeline's classification of ``month``: on an empty store the ``classify.initial_history_months``
+    months ending at ``month`` are sealed first, oldest first (not before ``classify.first_month``), so that the
+    month-over-month comparisons, monitoring and back-testing have a history from the first run on.
+
+    Each month is an ordinary monthly record (its indicators as of its own month end, from today's snapshot);
+    the ledger says why they were sealed together. Once the store holds a month this is ``classify_month``.
+    """
+    store = store_for(p)
+    months = [month]
+    if not store.sealed_months():
+        first = p["classify"]["first_month"]
+        for _ in range(p["classify"]["initial_history_months"] - 1):
+            earlier = previous_month(months[0])
+            if earlier < first:
+                break
+            months.insert(0, earlier)
+    reason = f"initial history: the first run of an empty store seals {months[0]}…{month}" if len(months) > 1 else ""
+    return [classify_month(p, m, "monthly", reason if m != month else "") for m in months]
+
+
 def _classify_into(
     p: dict, store: RecordStore, month: str, kind: str, reason: str, by: str, staging: Path
 ) -> tuple[dict, Record]:
