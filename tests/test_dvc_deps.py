@@ -19,11 +19,11 @@ ENTRY = {
     "ingest": ["riskclass.ingest"],
     "features": ["notebooks/10_indicators.ipynb"],
     "train": ["notebooks/20_train.ipynb"],
-    "validate": ["notebooks/30_validate.ipynb", "riskclass.model.registry"],
+    "validate": ["notebooks/30_validate.ipynb", "riskclass.model.registry", "riskclass.reporting"],
     "champion": ["riskclass.model.pipeline"],
     "classify": ["notebooks/40_classify.ipynb"],
     "plan": ["riskclass.plan", "riskclass.plan.planner"],
-    "policy": ["notebooks/50_policy.ipynb"],
+    "policy": ["notebooks/50_policy.ipynb", "riskclass.reporting"],
 }
 
 

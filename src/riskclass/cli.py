@@ -620,5 +620,21 @@ def contract_doc(out: Path = typer.Option(Path("docs/data-contract.md"), help="w
     console.print(f"wrote {out}")
 
 
+@app.command("report-export")
+def report_export(
+    notebook: Path = typer.Argument(..., help="an executed notebook (reports/NN_name.ipynb)"),
+    out: Path = typer.Option(None, help="the HTML to write [the notebook's path with .html]"),
+) -> None:
+    """Export an executed notebook as a report for readers: no code cells, nothing loaded from the network."""
+    from riskclass.reporting import ReportError, export_notebook
+
+    try:
+        path = export_notebook(notebook, out)
+    except (ReportError, FileNotFoundError) as exc:
+        console.print(f"[bold red]report refused:[/] {exc}")
+        raise typer.Exit(code=2) from None
+    console.print(f"wrote {path}")
+
+
 if __name__ == "__main__":
     app()

@@ -45,8 +45,18 @@ def cjk_font() -> str | None:
     """The first installed font family with Chinese glyphs, or None."""
     from matplotlib import font_manager
 
-    installed = {f.name for f in font_manager.fontManager.ttflist}
-    return next((name for name in CJK_FONTS if name in installed), None)
+    def first() -> str | None:
+        installed = {f.name for f in font_manager.fontManager.ttflist}
+        return next((name for name in CJK_FONTS if name in installed), None)
+
+    found = first()
+    if found is None:  # matplotlib caches the font list: add fonts installed since it was written
+        known = {f.fname for f in font_manager.fontManager.ttflist}
+        for path in font_manager.findSystemFonts():
+            if path not in known and any(k in path for k in ("CJK", "cjk", "wqy", "SourceHan", "msyh", "simhei")):
+                font_manager.fontManager.addfont(path)
+        found = first()
+    return found
 
 
 def use_cjk_font() -> str:
