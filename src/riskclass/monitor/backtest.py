@@ -124,7 +124,7 @@ def outcomes(classes: pd.DataFrame, month: str, elapsed: int, s: Settings, snaps
 
 def class_rates(view: str, frame: pd.DataFrame, elapsed: int, horizon: int) -> pd.DataFrame:
     """Event rate with 95 % interval per class A–D (IPW for the random draws, Wilson on n otherwise)."""
-    if view == "ipw":
+    if view == "ipw" and len(frame):
         est = ipw_rates(frame.assign(inclusion_prob=1.0 / frame["w"], problem=frame["y"]), "class").set_index("class")
     rows = []
     for c in CLASSES:
