@@ -611,6 +611,50 @@ def history(
     console.print(table)
 
 
+@app.command("backtest")
+def backtest_cmd(
+    month: str = typer.Option(None, help="last vintage (sealed month YYYY-MM) to back-test [every sealed month]"),
+    out: Path = typer.Option(Path("reports/backtest.json"), help="JSON result (a DVC metrics file)"),
+    params: Path = typer.Option(Path("params.yaml"), help="parameters file"),
+) -> None:
+    """How the classes of each sealed month held up as its label window elapses: AUC, KS, class rates, alerts."""
+    from riskclass.monitor.backtest import backtest, write_report
+    from riskclass.records import RecordError
+
+    p = load_params(params)
+    try:
+        result = backtest(p, month)
+    except (FileNotFoundError, ValueError, RecordError) as exc:
+        console.print(f"[bold red]back-test refused:[/] {exc}")
+        raise typer.Exit(code=2) from None
+    write_report(result, out)
+    table = RichTable(title=f"回测 back-test (snapshot {result['snapshot_date']})")
+    for col in ("vintage", "k", "view", "n", "events", "rate", "AUC", "KS", "A", "B", "C", "D", "order"):
+        table.add_column(col)
+
+    def pct(v):
+        return "—" if v is None else f"{v:.1%}"
+
+    for r in result["vintages"]:
+        table.add_row(
+            r["vintage"],
+            f"{r['elapsed_months']}/{r['horizon_months']}",
+            r["view"],
+            f"{r['n']:,}",
+            str(r["events"]),
+            pct(r["event_rate"]),
+            "—" if r["auc"] is None else f"{r['auc']:.3f}" + (" ✗" if r["auc_status"] == "below_gate" else ""),
+            "—" if r["ks"] is None else f"{r['ks']:.3f}",
+            *(pct(r[f"rate_{c}"]) for c in "ABCD"),
+            r["order"],
+        )
+    Console(width=None if sys.stdout.isatty() else 140).print(table)  # a log file keeps whole columns
+    for a in result["alerts"]:
+        colour = "bold red" if a["level"] == "alert" else "yellow"
+        console.print(f"[{colour}]{a['level']}:[/] {a['message_zh']}\n  {a['message_en']}")
+    console.print(f"{result['summary']['message_zh']} / {result['summary']['message']} → {out}")
+
+
 @app.command("contract-doc")
 def contract_doc(out: Path = typer.Option(Path("docs/data-contract.md"), help="where to write the document")) -> None:
     """Regenerate docs/data-contract.md from the contract declarations."""

@@ -2,7 +2,7 @@
 
 Every key of ``params.yaml`` is declared below, one pydantic model per section (``city``, ``synth``,
 ``ingest``, ``plan``, ``policy``, ``features``, ``labels``, ``model``, ``score``, ``gates``, ``registry``,
-``classify``). Each model forbids unknown keys, so a misspelt key is refused instead of ignored.
+``classify``, ``backtest``). Each model forbids unknown keys, so a misspelt key is refused instead of ignored.
 Numbers are strict (the string ``"1.5"`` is not a number and ``1`` is not ``true``; an integer is
 accepted where a float is expected), months are ``YYYY-MM`` strings and codes (prefecture, districts)
 are strings. Rules that span keys (ratio ≥ floor, the order of the training months, shares summing
@@ -668,6 +668,15 @@ class Classify(_Model):
     overrides: Annotated[list[Override], AfterValidator(_unique_ids)]
 
 
+class Backtest(_Model):
+    min_elapsed_months_auc: Count = Field(description="realised AUC is judged against the gate from this many months")
+    min_per_class: Count = Field(description="units (random checks for IPW) every class needs to judge the order")
+    calibration_bins: Count
+    auc_views: Annotated[list[Literal["observed", "ipw", "truth"]], Field(min_length=1)] = Field(
+        description="views whose realised AUC is held to gates.min_auc_oot"
+    )
+
+
 class Params(_Model):
     """The whole of ``params.yaml``."""
 
@@ -683,11 +692,20 @@ class Params(_Model):
     gates: Gates
     registry: Registry
     classify: Classify
+    backtest: Backtest
 
     @model_validator(mode="after")
     def _months_chain(self) -> Params:
         f, m, horizon = self.features, self.model, self.labels.horizon_months
         problems = []
+        if self.backtest.min_elapsed_months_auc > horizon:
+            problems.append(
+                (
+                    ("backtest", "min_elapsed_months_auc"),
+                    self.backtest.min_elapsed_months_auc,
+                    f"must be at most labels.horizon_months = {horizon} (no window would ever be judged)",
+                )
+            )
         if f.panel_from > m.train_from:
             problems.append(
                 (("model", "train_from"), m.train_from, f"must not be before features.panel_from = {f.panel_from!r}")

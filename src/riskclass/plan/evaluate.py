@@ -64,7 +64,11 @@ def wilson_interval(rate: float, pi: np.ndarray) -> tuple[float, float]:
     if (pi >= 1).all():
         return rate, rate
     w = 1.0 / pi
-    n_eff = w.sum() ** 2 / (w**2).sum() / (1.0 - min(len(pi) / w.sum(), 0.99))
+    return wilson_bounds(rate, w.sum() ** 2 / (w**2).sum() / (1.0 - min(len(pi) / w.sum(), 0.99)))
+
+
+def wilson_bounds(rate: float, n_eff: float) -> tuple[float, float]:
+    """95 % Wilson interval of a proportion ``rate`` observed on ``n_eff`` (effective) independent units."""
     z2 = Z95**2
     centre = (rate + z2 / (2 * n_eff)) / (1 + z2 / n_eff)
     half = Z95 / (1 + z2 / n_eff) * np.sqrt(rate * (1 - rate) / n_eff + z2 / (4 * n_eff**2))
