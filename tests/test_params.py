@@ -212,7 +212,7 @@ def test_every_problem_is_reported_in_one_message(tmp_path):
         "params.yaml: model.tuning.grid.depth[0] = 20: must lie in [1, 16] (CatBoost allows depth 1–16)",
         "params.yaml: score.pdo = -5: must be greater than 0",
         "params.yaml: classify.month = '2026-10': unknown key; allowed keys are records_dir, first_month, head_file, "
-        "model_dir, reasons, overrides",
+        "model_dir, reasons, initial_history_months, overrides",
     ]
 
 
