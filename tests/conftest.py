@@ -288,10 +288,12 @@ def classified_world(small_city: Path, validated: Path, params: dict, root: Path
     """A champion trained on the small city, sealed records for 2026-08 and 2026-09, and parameters pointing
     at scratch folders under ``root`` (records in ``root/records``)."""
     from riskclass.classify.run import classify_month
+    from riskclass.early_warning.fire import run_warnings
 
     p = trained_world(small_city, validated, params, root)
     classify_month(p, "2026-08")
     classify_month(p, "2026-09")
+    run_warnings(p, "2026-09")  # a plan's directed draws may name a warning of the classes month (stage warnings)
     return p, root
 
 
@@ -347,4 +349,7 @@ def trained_world(small_city: Path, validated: Path, params: dict, root: Path) -
         records_dir=str(root / "records"), model_dir=str(root / "champion"), head_file=str(root / "head.json")
     )
     p["plan"]["out_dir"] = str(root / "plans")
+    p["warnings"].update(
+        catalog=str(ROOT / "warnings.yaml"), out_dir=str(root / "warnings"), metrics=str(root / "warnings_eval.json")
+    )
     return p

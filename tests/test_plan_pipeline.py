@@ -131,6 +131,7 @@ def default_city(params: dict, n: int = 39_300, seed: int = 0) -> pd.DataFrame:
             "DYN.AR.filed_3y": np.where(no_reports, 1.0, 3.0),
             "REL.ADDR.cluster": (rng.random(n) < 0.031).astype(float),
             "BAS.CAP.huge_no_staff": (rng.random(n) < 0.008).astype(float),
+            "EW.ADDR.cluster_red": (rng.random(n) < 0.008).astype(float),  # the warning flag plan/inputs.py adds
         }
     )
 

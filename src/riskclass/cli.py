@@ -655,6 +655,35 @@ def backtest_cmd(
     console.print(f"{result['summary']['message_zh']} / {result['summary']['message']} → {out}")
 
 
+@app.command("warnings")
+def warnings_cmd(
+    month: str = typer.Option(..., help="sealed month YYYY-MM; earlier sealed months without warnings are done too"),
+    params: Path = typer.Option(Path("params.yaml"), help="parameters file"),
+) -> None:
+    """Fire the early-warning catalog (warnings.yaml) on sealed months → data/warnings/<M>.parquet."""
+    from riskclass.early_warning.catalog import WarningCatalogError
+    from riskclass.early_warning.fire import WarningError, run_warnings
+    from riskclass.indicators import CatalogError
+
+    p = load_params(params)
+    try:
+        done = run_warnings(p, month)
+    except (WarningError, WarningCatalogError, CatalogError, FileNotFoundError, ValueError) as exc:
+        console.print(f"[bold red]warnings refused:[/] {exc}")
+        raise typer.Exit(code=2) from None
+    for m in done:
+        fired = sum(m["counts"].values())
+        console.print(
+            f"{m['month']}: {m['status']}; {fired:,} warnings on {m['entities']:,} entities; "
+            f"addresses red/yellow/green {m['addresses']['red']}/{m['addresses']['yellow']}/{m['addresses']['green']}"
+            + (
+                ""
+                if m["history"]["previous_month"]
+                else " (no sealed previous month: class/score-change warnings cannot fire)"
+            )
+        )
+
+
 @app.command("contract-doc")
 def contract_doc(out: Path = typer.Option(Path("docs/data-contract.md"), help="where to write the document")) -> None:
     """Regenerate docs/data-contract.md from the contract declarations."""

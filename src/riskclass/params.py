@@ -1,8 +1,9 @@
 """Loading ``params.yaml``: the single source of every tunable number, checked before any work.
 
 Every key of ``params.yaml`` is declared below, one pydantic model per section (``city``, ``synth``,
-``ingest``, ``plan``, ``policy``, ``features``, ``labels``, ``model``, ``score``, ``gates``, ``registry``,
-``classify``, ``backtest``). Each model forbids unknown keys, so a misspelt key is refused instead of ignored.
+``ingest``, ``plan``, ``policy``, ``warnings``, ``features``, ``labels``, ``model``, ``score``, ``gates``,
+``registry``, ``classify``, ``backtest``). Each model forbids unknown keys, so a misspelt key is refused instead of
+ignored.
 Numbers are strict (the string ``"1.5"`` is not a number and ``1`` is not ``true``; an integer is
 accepted where a float is expected), months are ``YYYY-MM`` strings and codes (prefecture, districts)
 are strings. Rules that span keys (ratio ≥ floor, the order of the training months, shares summing
@@ -137,6 +138,9 @@ IntRange = Annotated[list[Count], Field(min_length=2, max_length=2), AfterValida
 Division = Annotated[str, _matches(r"\d{6}", "a six-digit GB/T 2260 code")]
 Indicator = Annotated[str, _matches(r"[A-Z]{3}\.[A-Z]+\.[a-z0-9_]+", "an indicator code like SUP.ABN.listed_now")]
 RuleId = Annotated[str, _matches(r"[A-Za-z0-9_.-]+", "letters, digits, '_', '.' or '-' (it names draws and rules)")]
+WarningCode = Annotated[
+    str, _matches(r"EW\.[A-Z]+\.[a-z0-9_]+", "a warning code of warnings.yaml like EW.ADDR.cluster_red")
+]
 V = TypeVar("V")
 
 
@@ -434,6 +438,7 @@ class Directed(_Model):
     item: Text
     ratio: Ratio
     where: list[Condition] = None
+    warning: WarningCode = None  # draws among the entities with this warning in the classes month (warnings.yaml)
     classes: list[Cls] = None
     districts: list[Division] = None
     entity_types: list[EntityType] = None
@@ -494,6 +499,16 @@ class Policy(_Model):
     months: Count = Field(description="inspection months replayed, ending at features.month")
     reps: Count = Field(description="replications of every month's draws, detections and world")
     seed: Count0
+
+
+class Warnings(_Model):
+    """Early warnings (stage ``warnings``, docs/early-warnings.md)."""
+
+    catalog: Text
+    out_dir: Text
+    horizon_months: Count = Field(description="evaluation: months after M in which an adverse outcome counts")
+    weak_lift: Positive = Field(description="a warning with an observed lift below this is marked weak")
+    metrics: Text
 
 
 class Features(_Model):
@@ -685,6 +700,7 @@ class Params(_Model):
     ingest: Ingest
     plan: Plan
     policy: Policy
+    warnings: Warnings
     features: Features
     labels: Labels
     model: ModelParams

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from riskclass.early_warning.fire import warnings_path
 from riskclass.inspections import load_inspections
 from riskclass.io import sha256_file
 from riskclass.periods import previous_month
@@ -40,6 +41,30 @@ def quarantined_conflicts(validated: Path) -> pd.DataFrame:
     return pd.DataFrame([p for p in pairs if p[0] and p[1]], columns=["inspector_id", "uscc"], dtype=object)
 
 
+def warning_flags(p: dict, classes_month: str, uscc: pd.Series) -> tuple[pd.DataFrame, dict[str, str]]:
+    """One 0/1 column per warning code a directed draw names: the entity has that warning in the classes month.
+
+    Read from the classes month's warnings file (stage ``warnings``); its manifest lists the catalog's codes, so a
+    code the catalog does not have is refused rather than drawing from nobody."""
+    codes = sorted({d["warning"] for d in p["plan"].get("directed", []) if d.get("warning")})
+    if not codes:
+        return pd.DataFrame(index=uscc.index), {}
+    path = warnings_path(p["warnings"]["out_dir"], classes_month)
+    manifest_path = path.with_suffix(".json")
+    if not path.exists() or not manifest_path.exists():
+        raise PlanError(
+            f"{path}: missing — directed draws by warning ({', '.join(codes)}) need the warnings of {classes_month} "
+            f"(riskclass warnings --month {classes_month})"
+        )
+    known = set(json.loads(manifest_path.read_text(encoding="utf-8"))["counts"])
+    unknown = [c for c in codes if c not in known]
+    if unknown:
+        raise PlanError(f"plan.directed names warning code(s) {unknown} that {path} (warnings.yaml) does not have")
+    fired = pd.read_parquet(path, columns=["uscc", "code"])
+    flags = pd.DataFrame({c: uscc.isin(fired.loc[fired["code"] == c, "uscc"]).astype(float) for c in codes})
+    return flags, {str(path): sha256_file(path)}
+
+
 def load_inputs(p: dict, month: str) -> PlanInputs:
     pp, fp = p["plan"], p["features"]
     classes_month = previous_month(month)  # a plan draws on the classes of the month before
@@ -57,6 +82,8 @@ def load_inputs(p: dict, month: str) -> PlanInputs:
     features = pd.read_parquet(features_path, columns=["uscc", *indicator_columns])
     names = pd.read_parquet(validated / "entities.parquet", columns=["uscc", "name"])
     entities = classes.merge(features, on="uscc", how="left").merge(names, on="uscc", how="left")
+    flags, warning_sources = warning_flags(p, classes_month, entities["uscc"])
+    entities = pd.concat([entities, flags], axis=1)
     for domain, code in DOMAIN_INDICATORS.items():
         entities[domain] = entities[code].fillna(0).astype(bool)
     items = _planning_table(validated, "check_items")
@@ -78,6 +105,7 @@ def load_inputs(p: dict, month: str) -> PlanInputs:
             *(validated / f"{t}.parquet" for t in ("check_items", "inspectors", "inspector_conflicts")),
         ]
     }
+    sources.update(warning_sources)
     sources[f"inspections before {start.date()} (snapshot + feedback)"] = frame_sha256(inspections)
     return PlanInputs(
         month=month,

@@ -75,8 +75,9 @@ def plan_dates(pp: dict, month: str) -> tuple[pd.Timestamp, pd.Timestamp]:
     return start, start + pd.Timedelta(days=int(pp["due_days"]))
 
 
-def validate_plan_params(pp: dict, indicator_codes: set[str]) -> None:
-    """Ratios, floors and directed draws, checked before any data is read."""
+def validate_plan_params(pp: dict, indicator_codes: set[str], warning_codes: set[str] | None = None) -> None:
+    """Ratios, floors and directed draws, checked before any data is read (the warning codes a directed draw
+    names are checked once their flags are loaded: ``warning_codes``; plan/inputs.py checks them on reading)."""
     for item_type, ratios in pp["ratios"].items():
         for k in CLASSES:
             r, f = ratios.get(k), pp["floors"].get(k)
@@ -93,6 +94,8 @@ def validate_plan_params(pp: dict, indicator_codes: set[str]) -> None:
         for cond in d.get("where", []):
             if cond["indicator"] not in indicator_codes:
                 raise PlanError(f"directed draw {d['id']}: unknown indicator {cond['indicator']!r}")
+        if d.get("warning") and warning_codes is not None and d["warning"] not in warning_codes:
+            raise PlanError(f"directed draw {d['id']}: warning {d['warning']!r} is not among the loaded warning flags")
 
 
 def validate_items(pp: dict, items: pd.DataFrame) -> None:
@@ -116,8 +119,11 @@ def applicable(entities: pd.DataFrame, item: pd.Series) -> np.ndarray:
 
 
 def directed_filter(entities: pd.DataFrame, spec: dict) -> np.ndarray:
-    """A directed draw's population: indicator thresholds and lists of classes, districts, types, sections."""
+    """A directed draw's population: indicator thresholds, a warning code (its 0/1 flag column, plan/inputs.py)
+    and lists of classes, districts, types, sections."""
     ok = np.ones(len(entities), dtype=bool)
+    if spec.get("warning"):
+        ok &= entities[spec["warning"]].to_numpy(dtype=float) >= 1
     for cond in spec.get("where", []):
         values = entities[cond["indicator"]].to_numpy(dtype=float)
         if "min" in cond:
@@ -299,7 +305,7 @@ def make_plan(
 ) -> Plan:
     """Draw the plan. ``stratum_rates`` (``evaluate.ipw_rates`` by ``stratum`` over earlier random checks) feed
     the optimised allocation and nothing else; without enough of them the plan keeps the ratios and says why."""
-    validate_plan_params(pp, set(inputs.entities.columns))
+    validate_plan_params(pp, set(inputs.entities.columns), set(inputs.entities.columns))
     validate_items(pp, inputs.items)
     e = inputs.entities.sort_values("uscc", ignore_index=True)
     risk = strata.RISK_COLUMN

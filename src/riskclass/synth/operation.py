@@ -20,6 +20,7 @@ from pathlib import Path
 import pandas as pd
 
 from riskclass.classify.run import classify_month
+from riskclass.early_warning.fire import run_warnings
 from riskclass.io import sha256_file
 from riskclass.periods import months_between, next_month
 from riskclass.plan import run_plan
@@ -105,6 +106,7 @@ def run_year(
         row.update({f"class_{k}": v for k, v in outcome.summary["classes"].items()})
         t1 = time.perf_counter()
         plan_month = next_month(month)
+        run_warnings(p, month)  # as the pipeline does (stage warnings): directed draws may name a warning
         _, summary, plan_dir = run_plan(p, plan_month)
         results = Path(plan_dir).with_name(f"{Path(plan_dir).name}.results.csv")
         simulate_results(plan_dir, truth_dir, items, p["synth"]["inspections"], results)
