@@ -51,6 +51,7 @@ FORBIDDEN_PATTERNS: tuple[re.Pattern, ...] = (
     re.compile(rf"(?:类|级|档|等级|分类)\s*(?:为|是|属于|：|:)?\s*[{_CLASS_LETTERS}](?![A-Za-z0-9])"),
     re.compile(r"\b(?:risk|credit)[\s_-]*(?:class|classes|classification|grade|rating|level|score)\b", re.I),
     re.compile(r"\b(?:score|scores|scoring|scorecard|grade|graded|rating)\b", re.I),
+    re.compile(rf"\b(?:class|category|tier|level)\s*[{_CLASS_LETTERS}]\b", re.I),
 )
 
 
