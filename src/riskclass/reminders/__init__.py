@@ -278,7 +278,7 @@ def summarise(rem: Reminders, p: dict) -> dict:
     }
     by_item = {
         item: {
-            "title": templates[item]["title"],
+            "title": templates[item].get("name", templates[item]["title"]),
             "reminders": int(items.loc[items["item"] == item, "uscc"].nunique()),
             "items": int((items["item"] == item).sum()),
         }
