@@ -26,6 +26,7 @@ ENTRY = {
     "plan": ["riskclass.plan", "riskclass.plan.planner"],
     "policy": ["notebooks/50_policy.ipynb", "riskclass.reporting"],
     "backtest": ["riskclass.monitor.backtest", "notebooks/61_backtest.ipynb", "riskclass.reporting"],
+    "reminders": ["riskclass.reminders"],
 }
 
 

@@ -460,6 +460,32 @@ def plan(
         )
 
 
+@app.command()
+def reminders(
+    month: str = typer.Option(..., help="sealed month YYYY-MM whose reminders to write (explicit: never from today)"),
+    params: Path = typer.Option(Path("params.yaml"), help="parameters file"),
+) -> None:
+    """Risk reminders (信用风险提示) to entities: per district a CSV and printable letters; never the class."""
+    from riskclass.periods import PeriodError
+    from riskclass.reminders import ForbiddenText, ReminderError, run_reminders
+    from riskclass.reporting import ReportError
+
+    p = load_params(params)
+    try:
+        summary, target = run_reminders(p, month)
+    except (ReminderError, ForbiddenText, ReportError, PeriodError, FileNotFoundError) as exc:
+        console.print(f"[bold red]reminders refused:[/] {exc}")
+        raise typer.Exit(code=2) from None
+    table = RichTable(title=f"{month}: {summary['reminders']:,} reminders, {summary['items']:,} items → {target}")
+    for col in ("district", "entities", "reminders", "items"):
+        table.add_column(col)
+    for code, d in summary["by_district"].items():
+        table.add_row(f"{code} {d['name']}", f"{d['entities']:,}", f"{d['reminders']:,}", f"{d['items']:,}")
+    console.print(table)
+    if not summary["warnings"]["present"]:
+        console.print(f"no early warnings for {month} ({summary['warnings']['file']}): reminders without them")
+
+
 results_app = typer.Typer(help="The feedback loop: inspection results of a plan.", no_args_is_help=True)
 app.add_typer(results_app, name="results")
 

@@ -2,8 +2,8 @@
 
 Every key of ``params.yaml`` is declared below, one pydantic model per section (``city``, ``synth``,
 ``ingest``, ``plan``, ``policy``, ``warnings``, ``features``, ``labels``, ``model``, ``score``, ``gates``,
-``registry``, ``classify``, ``backtest``). Each model forbids unknown keys, so a misspelt key is refused instead of
-ignored.
+``registry``, ``classify``, ``backtest``, ``reminders``). Each model forbids unknown keys, so a misspelt key is
+refused instead of ignored.
 Numbers are strict (the string ``"1.5"`` is not a number and ``1`` is not ``true``; an integer is
 accepted where a float is expected), months are ``YYYY-MM`` strings and codes (prefecture, districts)
 are strings. Rules that span keys (ratio ≥ floor, the order of the training months, shares summing
@@ -692,6 +692,41 @@ class Backtest(_Model):
     )
 
 
+ReminderItem = Literal[
+    "annual_report_overdue",
+    "abnormal_listed",
+    "serious_violation",
+    "penalty_in_publicity",
+    "address_unreachable",
+    "licence_expired",
+    "licence_expiring",
+    "all_zero_financials",
+    "early_warning",
+]  # riskclass.reminders.facts.ITEMS (tests/test_reminders.py keeps the two equal)
+
+
+def _sender(value: str) -> str:
+    try:
+        value.format(city="", district="")
+    except (KeyError, IndexError, ValueError) as exc:
+        raise ValueError(f"may use only the placeholders {{city}} and {{district}} ({exc})") from None
+    return value
+
+
+class Reminders(_Model):
+    out_dir: Text
+    summary: Text
+    items: Annotated[list[ReminderItem], Field(min_length=1)]
+    act_within_days: Count
+    annual_report_years: Count
+    expiry_horizon_days: Count
+    renewal_lead_days: Count0
+    unreachable_lookback_days: Count
+    warning_exclude_codes: list[Text]
+    sender: Annotated[Text, AfterValidator(_sender)]
+    contact: Text
+
+
 class Params(_Model):
     """The whole of ``params.yaml``."""
 
@@ -709,6 +744,7 @@ class Params(_Model):
     registry: Registry
     classify: Classify
     backtest: Backtest
+    reminders: Reminders
 
     @model_validator(mode="after")
     def _months_chain(self) -> Params:
