@@ -20,13 +20,9 @@ PSI = Σ (cur − ref) · ln(cur / ref) over the bins, an empty bin counted as `
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 
-PROFILE_FILE = "profile.json"
 STABILITY_FILE = "stability.json"
 SCORE = "score"
 READINGS = ("stable", "watch", "shifted")
@@ -120,7 +116,8 @@ def reading(value: float | None, mp: dict) -> str | None:
 
 # -- the reference profile ------------------------------------------------------------------------------
 def column_kinds(model) -> dict[str, str]:
-    return {SCORE: "numeric", **dict.fromkeys(model.numeric, "numeric"), **dict.fromkeys(model.categorical, "categorical")}
+    kinds = {SCORE: "numeric", **dict.fromkeys(model.numeric, "numeric")}
+    return {**kinds, **dict.fromkeys(model.categorical, "categorical")}
 
 
 def build_profile(model, frame: pd.DataFrame, mp: dict, window: dict) -> dict:
@@ -132,17 +129,6 @@ def build_profile(model, frame: pd.DataFrame, mp: dict, window: dict) -> dict:
         bins = fit_bins(data[column], kind, mp["n_bins"], mp["placeholders"] if column != SCORE else [])
         columns[column] = {**bins, "reference": [round(float(s), 10) for s in proportions(data[column], bins)]}
     return {"version": PROFILE_VERSION, "window": window, "rows": len(frame), "columns": columns}
-
-
-def write_profile(profile: dict, directory: Path) -> None:
-    (Path(directory) / PROFILE_FILE).write_text(
-        json.dumps(profile, ensure_ascii=False, indent=2, sort_keys=True) + "\n", encoding="utf-8"
-    )
-
-
-def read_profile(directory: Path) -> dict | None:
-    path = Path(directory) / PROFILE_FILE
-    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
 
 
 # -- one month ---------------------------------------------------------------------------------------
@@ -256,9 +242,3 @@ def month_stability(
     if basis == "previous":
         out["note"] = "the model export has no reference profile: compared with the previous sealed month only"
     return out
-
-
-def write_stability(folder: Path, stability: dict) -> None:
-    (Path(folder) / STABILITY_FILE).write_bytes(
-        (json.dumps(stability, ensure_ascii=False, indent=2, sort_keys=True) + "\n").encode("utf-8")
-    )
