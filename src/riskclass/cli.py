@@ -439,7 +439,7 @@ def run(
 
         # the classes are sealed and the plan drawn regardless; the exit code tells the scheduler to look
         if sealed_verdict(p, month) == "shifted":
-            console.print(f"[bold yellow]{month}: stability verdict shifted (偏移); see `riskclass monitor --month {month}`[/]")
+            console.print(f"[bold yellow]{month}: verdict shifted (偏移); see riskclass monitor --month {month}[/]")
             raise typer.Exit(code=SHIFTED_EXIT)
     raise typer.Exit(code=result.returncode)
 
