@@ -24,6 +24,7 @@ ENTRY = {
     "classify": ["notebooks/40_classify.ipynb"],
     "plan": ["riskclass.plan", "riskclass.plan.planner"],
     "policy": ["notebooks/50_policy.ipynb"],
+    "monitor": ["riskclass.monitor.run", "notebooks/60_monitor.ipynb", "riskclass.reporting"],
 }
 
 

@@ -398,6 +398,21 @@ def monitor(
         raise typer.Exit(code=SHIFTED_EXIT)
 
 
+@app.command("report-export")
+def report_export(
+    ipynb: Path = typer.Argument(..., help="executed notebook (e.g. reports/60_monitor.ipynb)"),
+    html: Path = typer.Option(None, help="where to write the page [next to the notebook, .html]"),
+) -> None:
+    """Export an executed notebook as a reader's page: no code cells, nothing loaded from the network."""
+    from riskclass.reporting import ReportError, export_notebook
+
+    try:
+        console.print(f"report: {export_notebook(ipynb, html)}")
+    except (ReportError, FileNotFoundError) as exc:
+        console.print(f"[bold red]export refused:[/] {exc}")
+        raise typer.Exit(code=2) from None
+
+
 PERIOD_FILE = Path("period.yaml")
 
 
