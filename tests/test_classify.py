@@ -99,6 +99,7 @@ def test_every_entity_gets_score_classes_reasons_and_version(world):
             "params.json",
             "report.html",
             "report.json",
+            "stability.json",
         ]
     )
 

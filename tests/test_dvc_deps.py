@@ -27,6 +27,7 @@ ENTRY = {
     "policy": ["notebooks/50_policy.ipynb", "riskclass.reporting"],
     "backtest": ["riskclass.monitor.backtest", "notebooks/61_backtest.ipynb", "riskclass.reporting"],
     "reminders": ["riskclass.reminders"],
+    "monitor": ["riskclass.monitor.run", "notebooks/60_monitor.ipynb", "riskclass.reporting"],
 }
 
 

@@ -357,6 +357,49 @@ def classify(
 
 
 PERIOD_FILE = Path("period.yaml")
+MONTHLY_STAGES = ("plan", "monitor", "backtest", "reminders")  # `riskclass run` reproduces these and what they need
+
+
+@app.command()
+def monitor(
+    month: str = typer.Option(..., help="sealed month YYYY-MM to report on"),
+    no_alert: bool = typer.Option(False, "--no-alert", help="exit 0 even when the month is shifted (DVC stage)"),
+    params: Path = typer.Option(Path("params.yaml"), help="parameters file"),
+) -> None:
+    """Stability of a sealed month: its verdict, Evidently drift reports and reports/monitoring.json.
+
+    Exit code 10 when the month's verdict is shifted (docs/monitoring.md), unless --no-alert.
+    """
+    from riskclass.monitor.run import SHIFTED_EXIT, monitor
+    from riskclass.periods import PeriodError, check_month
+    from riskclass.records import RecordError
+
+    p = load_params(params)
+    try:
+        check_month(month, "--month")
+        v, written, _summary = monitor(p, month)
+    except (PeriodError, RecordError, FileNotFoundError) as exc:
+        console.print(f"[bold red]monitor refused:[/] {exc}")
+        raise typer.Exit(code=2) from None
+    s = v.stability
+    for path in written:
+        console.print(f"report: {path}")
+    console.print(f"summary: {p['monitor']['reports']['metrics']}")
+    if s.get("verdict") is None:
+        console.print(f"{month}: no verdict — {s.get('note')}")
+        return
+    basis = {"reference": "the model's training window", "previous": "the previous sealed month"}[s["basis"]]
+    console.print(
+        f"{month}: verdict [bold]{s['verdict']}[/] ({s['verdict_zh']}) against {basis}; "
+        f"score PSI {s['score_psi']:.3f}, importance-weighted indicator CSI {s['weighted_csi']:.3f}"
+        + ("" if v.sealed else " (computed now: the record predates monitoring)")
+    )
+    if s.get("note"):
+        console.print(f"note: {s['note']}")
+    for r in s["responsible"]:
+        console.print(f"  {r['indicator']}: CSI {r['csi']:.3f} ({r['reading']}), importance {r['importance']:.3f}")
+    if s["verdict"] == "shifted" and not no_alert:
+        raise typer.Exit(code=SHIFTED_EXIT)
 
 
 @app.command()
@@ -364,7 +407,8 @@ def run(
     month: str = typer.Option(..., help="month YYYY-MM to classify (explicit: never derived from today)"),
     params: Path = typer.Option(Path("params.yaml"), help="parameters file"),
 ) -> None:
-    """The scheduled monthly job: record the month in period.yaml, `dvc repro` its classes and next month's plan."""
+    """The scheduled monthly job: record the month in period.yaml, `dvc repro` its classes, warnings, monitoring,
+    back-test, reminders and next month's plan (exit code 10: classes written, the month's verdict is shifted)."""
     import os
     import subprocess
 
@@ -385,13 +429,21 @@ def run(
             write_period(PERIOD_FILE, month)
             dvc = str(Path(sys.executable).with_name("dvc"))
             env = {**os.environ, TOKEN_ENV: token}
-            result = subprocess.run([dvc, "repro", "plan"], check=False, env=env)  # classify, then next month's plan
+            # classify, warnings and next month's plan; the month's monitoring, back-test and reminders
+            result = subprocess.run([dvc, "repro", *MONTHLY_STAGES], check=False, env=env)
     except LockHeld as exc:
         console.print(f"[bold red]{exc}[/]")
         raise typer.Exit(code=4) from None
     except (PeriodError, RecordError, FileNotFoundError) as exc:
         console.print(f"[bold red]run refused:[/] {exc}")
         raise typer.Exit(code=2) from None
+    if result.returncode == 0:
+        from riskclass.monitor.run import SHIFTED_EXIT, sealed_verdict
+
+        # the classes are sealed and the plan drawn regardless; the exit code tells the scheduler to look
+        if sealed_verdict(p, month) == "shifted":
+            console.print(f"[bold yellow]{month}: verdict shifted (偏移); see riskclass monitor --month {month}[/]")
+            raise typer.Exit(code=SHIFTED_EXIT)
     raise typer.Exit(code=result.returncode)
 
 

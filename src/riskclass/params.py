@@ -727,6 +727,40 @@ class Reminders(_Model):
     contact: Text
 
 
+class MonitorProfile(_Model):
+    n_bins: int = Field(ge=2, description="quantile bins of the training rows per indicator and for the score")
+    placeholders: list[float] = Field(description="numeric values meaning 'no value', counted as missing")
+
+
+class MonitorStability(_Model):
+    epsilon: Annotated[float, Field(gt=0, lt=0.01)]
+    watch: Positive
+    shifted: Positive
+    responsible_min: NonNeg
+
+    @model_validator(mode="after")
+    def _order(self) -> MonitorStability:
+        if self.watch > self.shifted:
+            _raise([(("shifted",), self.shifted, f"must not be below monitor.stability.watch = {self.watch}")])
+        return self
+
+
+class MonitorReports(_Model):
+    dir: Text
+    metrics: Text
+    sample_rows: Count
+    seed: Count0
+    top_indicators: Count
+
+
+class Monitor(_Model):
+    """Stability monitoring of the monthly classes (docs/monitoring.md)."""
+
+    profile: MonitorProfile
+    stability: MonitorStability
+    reports: MonitorReports
+
+
 class Params(_Model):
     """The whole of ``params.yaml``."""
 
@@ -745,6 +779,7 @@ class Params(_Model):
     classify: Classify
     backtest: Backtest
     reminders: Reminders
+    monitor: Monitor
 
     @model_validator(mode="after")
     def _months_chain(self) -> Params:

@@ -32,11 +32,12 @@ from pathlib import Path
 import pandas as pd
 
 from riskclass import contract
-from riskclass.classify.outputs import OUTPUT_FILES, write_outputs
+from riskclass.classify.outputs import OUTPUT_FILES, write_outputs, write_stability
 from riskclass.indicators import load_catalog
 from riskclass.inspections import feedback_files
 from riskclass.io import sha256_file, write_parquet
 from riskclass.model.risk_model import RiskModel
+from riskclass.monitor.stability import STABILITY_FILE
 from riskclass.records.anchor import anchor_matches, audit_keys
 from riskclass.records.store import MANIFEST, Record, RecordStore, canonical_sha, files_sha
 
@@ -290,7 +291,7 @@ def reproduce(p: dict, month: str, revision: int | None = None) -> AuditResult:
     changed = package_drift(manifest["packages"])
     if changed:
         causes.append("package versions: " + ", ".join(changed))
-    previous = None
+    previous, prev = None, None
     if manifest["previous"]:
         prev = store.record(manifest["previous"]["month"], manifest["previous"]["revision"])
         if sha256_file(prev.path / MANIFEST) != manifest["previous"]["manifest_sha256"]:
@@ -301,11 +302,15 @@ def reproduce(p: dict, month: str, revision: int | None = None) -> AuditResult:
     with tempfile.TemporaryDirectory(prefix="riskclass-reproduce-") as tmp:
         try:
             model = RiskModel.load(model_dir)
-            write_outputs(Path(tmp), pd.read_parquet(record.features_path), model, params, month, catalog, previous)
+            frame = pd.read_parquet(record.features_path)
+            write_outputs(Path(tmp), frame, model, params, month, catalog, previous)
+            if STABILITY_FILE in manifest["files"]:
+                write_stability(Path(tmp), month, frame, model, params, prev)
         except Exception as exc:  # a corrupted model or input: report what failed and why, do not crash
             result.problems.append(f"{record.label}: the month could not be recomputed ({type(exc).__name__}: {exc})")
         else:
-            for name in OUTPUT_FILES:
+            names = [*OUTPUT_FILES, STABILITY_FILE] if STABILITY_FILE in manifest["files"] else OUTPUT_FILES
+            for name in names:
                 if sha256_file(Path(tmp) / name) != manifest["files"][name]:
                     result.problems.append(f"{record.label}: recomputed {name} differs from the sealed one")
     if result.problems:

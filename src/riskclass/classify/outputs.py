@@ -9,7 +9,9 @@ Record files written here (the manifest is added by the audit module):
 - ``classes.parquet``  one row per entity: score, probability, model class, final class, override,
   top reasons, model version, district, section, entity type (sorted by USCC);
 - ``report.json`` / ``report.html``  shares, transitions, overrides, by district / section / type;
-- ``params.json``  the classification parameters used (score bands, overrides, reasons).
+- ``params.json``  the classification parameters used (score bands, overrides, reasons, stability reading);
+- ``stability.json``  PSI of the score and CSI per indicator against the model's reference profile and
+  the previous sealed month, and the month's verdict (``write_stability``; monitor/stability.py).
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ from riskclass.classify.report import render_html, summarise
 from riskclass.io import write_parquet
 from riskclass.model.risk_model import RiskModel
 from riskclass.model.scoring import classes_from_scores, score_from_probability
+from riskclass.monitor.stability import STABILITY_FILE, month_stability
+from riskclass.records import Record
 
 REASON_CHUNK = 100_000
 RESULT_COLUMNS = [
@@ -56,6 +60,8 @@ def used_params(p: dict) -> dict:
         "bands": p["score"]["bands"],
         "anchor_probability": p["score"]["anchor_probability"],
         "pdo": p["score"]["pdo"],
+        # how the month's stability is read (stability.json): bins for a model without a profile, thresholds
+        "monitor": {**p["monitor"]["profile"], **p["monitor"]["stability"]},
     }
 
 
@@ -119,6 +125,28 @@ def classify_frame(frame: pd.DataFrame, model: RiskModel, params: dict, month: s
     for j in range(params["reasons"] + 1, 4):  # the contract keeps three reason columns
         out[f"reason_{j}"] = ""
     return out[RESULT_COLUMNS].sort_values("uscc").reset_index(drop=True)
+
+
+def write_stability(
+    folder: Path, month: str, frame: pd.DataFrame, model: RiskModel, params: dict, previous: Record | None
+) -> dict | None:
+    """Write ``stability.json`` for the classes already in ``folder``; None when ``params`` predate monitoring.
+
+    ``previous``: the previous month's sealed record (its indicator snapshot and scores are compared too).
+    """
+    if "monitor" not in params:  # a record sealed before monitoring existed: it has no stability.json
+        return None
+    scores = pd.read_parquet(Path(folder) / "classes.parquet", columns=["uscc", "score"])
+    before = None
+    if previous is not None:
+        before = (
+            previous.month,
+            pd.read_parquet(previous.features_path),
+            pd.read_parquet(previous.classes_path, columns=["uscc", "score"]),
+        )
+    result = month_stability(month, frame, scores, model, model.profile, params["monitor"], before)
+    (Path(folder) / STABILITY_FILE).write_bytes(_json_bytes(result))
+    return result
 
 
 def _json_bytes(obj) -> bytes:

@@ -2,8 +2,9 @@
 
 ``classify_month`` holds the store's lock, checks the period, builds the month's indicators, scores
 every entity with the champion (copied into the records' model store), writes classes, report,
-parameters, catalog and manifest into a staging folder and seals it (records/store.py). A month
-already sealed is never recomputed by a plain run: the run reports the sealed record and changes
+parameters, catalog, stability (monitor/stability.py) and manifest into a staging folder and seals
+it (records/store.py). A month already sealed is never recomputed by a plain run: the run reports the
+sealed record and changes
 nothing, so re-running the pipeline, a promotion or a new snapshot leaves history intact. A
 deliberate re-classification is a ``revision`` (a new revision of a sealed month, with a reason); a
 month earlier than the latest sealed one is a ``backfill`` (with a reason).
@@ -19,7 +20,7 @@ from pathlib import Path
 import pandas as pd
 
 from riskclass.classify.audit import build_manifest, input_files, write_manifest
-from riskclass.classify.outputs import used_params, write_outputs
+from riskclass.classify.outputs import used_params, write_outputs, write_stability
 from riskclass.indicators import load_catalog
 from riskclass.indicators.builder import build_one
 from riskclass.io import sha256_file
@@ -134,15 +135,11 @@ def _classify_into(
     shutil.copyfile(catalog_path, staging / "indicators.yaml")
     previous = store.current(previous_month(month))
     params = used_params(p)
+    frame = pd.read_parquet(staging / "features.parquet")
     summary = write_outputs(
-        staging,
-        pd.read_parquet(staging / "features.parquet"),
-        model,
-        params,
-        month,
-        catalog,
-        pd.read_parquet(previous.classes_path) if previous else None,
+        staging, frame, model, params, month, catalog, pd.read_parquet(previous.classes_path) if previous else None
     )
+    write_stability(staging, month, frame, model, params, previous)
     revision = store.next_revision(month)
     manifest = build_manifest(
         staging,

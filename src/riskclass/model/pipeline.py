@@ -19,6 +19,7 @@ from riskclass.model.risk_model import RiskModel
 from riskclass.model.scoring import classes_from_scores, score_from_probability
 from riskclass.model.train import fit_risk_model, fit_scorecard, scorecard_points, scorecard_probability
 from riskclass.model.tuning import Search, select_settings
+from riskclass.monitor.stability import build_profile
 
 
 class PromotionRefused(Exception):
@@ -166,6 +167,13 @@ def train(p: dict, reports_dir: Path = Path("reports")) -> dict:
             "horizon_months": p["labels"]["horizon_months"],
             "label_events": p["labels"]["events"],
         }
+    )
+    # the reference profile monitoring compares every classified month with (monitor/stability.py)
+    model.profile = build_profile(
+        model,
+        split.train,
+        p["monitor"]["profile"],
+        {"from": split.train_months[0], "to": split.train_months[-1]},
     )
     card = fit_scorecard(split.train, catalog, mp)
     v = validate(model, card, split, p)

@@ -1,8 +1,9 @@
 """The risk model used for classification: CatBoost + Platt calibration + score mapping.
 
-Self-contained on disk (``save``/``load``): ``model.cbm`` (CatBoost's own format) and
-``model.json`` (features, calibration, score parameters, catalog hash). The same directory is the
-DVC-tracked export and the artifact behind the MLflow registered model, so a month can be
+Self-contained on disk (``save``/``load``): ``model.cbm`` (CatBoost's own format),
+``model.json`` (features, calibration, score parameters, catalog hash) and, for models trained since
+monitoring exists, ``profile.json`` (the training window's reference profile, monitor/stability.py).
+The same directory is the DVC-tracked export and the artifact behind the MLflow registered model, so a month can be
 reproduced without the MLflow database.
 """
 
@@ -18,7 +19,7 @@ from catboost import CatBoostClassifier, Pool
 
 from riskclass.model.scoring import PlattCalibrator, classes_from_scores, score_from_probability
 
-MODEL_FILE, META_FILE = "model.cbm", "model.json"
+MODEL_FILE, META_FILE, PROFILE_FILE = "model.cbm", "model.json", "profile.json"
 
 
 def make_pool(frame: pd.DataFrame, numeric: list[str], categorical: list[str], label: np.ndarray | None = None) -> Pool:
@@ -39,6 +40,7 @@ class RiskModel:
     catalog_sha256: str
     directions: dict[str, int] = field(default_factory=dict)  # feature → +1 / -1 monotone constraint
     info: dict = field(default_factory=dict)  # training window, sizes … (for the card)
+    profile: dict | None = None  # reference bins and shares of the training window (None: an older export)
 
     @property
     def features(self) -> list[str]:
@@ -94,6 +96,10 @@ class RiskModel:
         (directory / META_FILE).write_text(
             json.dumps(meta, ensure_ascii=False, indent=2, sort_keys=True) + "\n", encoding="utf-8"
         )
+        if self.profile is not None:
+            (directory / PROFILE_FILE).write_text(
+                json.dumps(self.profile, ensure_ascii=False, indent=2, sort_keys=True) + "\n", encoding="utf-8"
+            )
 
     @classmethod
     def load(cls, directory: Path) -> RiskModel:
@@ -101,6 +107,8 @@ class RiskModel:
         meta = json.loads((directory / META_FILE).read_text(encoding="utf-8"))
         booster = CatBoostClassifier()
         booster.load_model(str(directory / MODEL_FILE), format="cbm")
+        profile_path = directory / PROFILE_FILE
+        profile = json.loads(profile_path.read_text(encoding="utf-8")) if profile_path.exists() else None
         return cls(
             booster,
             PlattCalibrator.from_dict(meta["calibration"]),
@@ -110,4 +118,5 @@ class RiskModel:
             meta["catalog_sha256"],
             meta.get("directions", {}),
             meta.get("info", {}),
+            profile,
         )
