@@ -15,7 +15,15 @@ from typer.testing import CliRunner
 
 from riskclass.monitor.stability import build_profile, fit_bins, month_stability, proportions, psi
 
-MP = {"n_bins": 10, "placeholders": [9999.0], "epsilon": 1e-4, "watch": 0.10, "shifted": 0.25, "responsible_min": 0.01}
+MP = {
+    "n_bins": 10,
+    "placeholders": [9999.0],
+    "epsilon": 1e-4,
+    "watch": 0.10,
+    "shifted": 0.25,
+    "responsible_min": 0.01,
+    "basis": "training",
+}
 
 
 class StubModel:
@@ -62,18 +70,64 @@ def profile() -> dict:
 
 def test_an_unchanged_month_is_stable_and_a_shifted_indicator_is_named(profile):
     same = stability_of(month(2), profile)
-    assert same["basis"] == "reference"
+    assert same["basis"] == "training" and same["decided_by"] == "training"
     assert same["verdict"] == "stable" and same["responsible"] == []
     moved = stability_of(month(3, shift={"used": 0.8}), profile)
     assert moved["verdict"] == "shifted"
     assert moved["responsible"][0]["indicator"] == "used"
-    assert moved["against"]["reference"]["psi"]["used"] > MP["shifted"]
+    assert moved["against"]["training"]["psi"]["used"] > MP["shifted"]
 
 
 def test_an_indicator_the_model_hardly_uses_does_not_alarm(profile):
     result = stability_of(month(4, shift={"ignored": 2.0}), profile)
-    assert result["against"]["reference"]["psi"]["ignored"] > 1.0  # a big shift …
+    assert result["against"]["training"]["psi"]["ignored"] > 1.0  # a big shift …
     assert result["verdict"] == "stable" and result["responsible"] == []  # … of an indicator the model ignores
+
+
+def test_the_validation_baseline_is_the_basis_and_a_sudden_break_from_last_month_still_alarms():
+    """The model was accepted on a validation month already shifted from its training window: that known shift
+    is reported but does not alarm; drift since acceptance or a break from last month does."""
+    model = StubModel()
+    train, accepted = month(11, 20000), month(12, 20000, shift={"used": 0.8})
+    profile = build_profile(
+        model,
+        train,
+        MP,
+        {"from": "2024-06", "to": "2024-10"},
+        validation=(accepted, {"from": "2025-10", "to": "2025-10"}),
+    )
+    mp = {**MP, "basis": "validation"}
+
+    def stability(frame, previous=None):
+        scores = pd.DataFrame({"uscc": frame["uscc"], "score": model.score(frame)})
+        return month_stability("2026-09", frame, scores, model, profile, mp, previous)
+
+    def as_previous(frame):
+        return ("2026-08", frame, pd.DataFrame({"uscc": frame["uscc"], "score": model.score(frame)}))
+
+    like_accepted = month(13, shift={"used": 0.8})
+    calm = stability(like_accepted, as_previous(month(14, shift={"used": 0.8})))
+    assert calm["basis"] == "validation" and calm["verdict"] == "stable" and calm["decided_by"] == "validation"
+    assert calm["against"]["training"]["verdict"] == "shifted"  # known at acceptance: reported, not alarmed
+    assert calm["against"]["training"]["responsible"][0]["indicator"] == "used"
+    moved = stability(month(15, shift={"used": 1.6}), as_previous(month(16, shift={"used": 1.6})))
+    assert moved["verdict"] == "shifted" and moved["decided_by"] == "validation"  # drift since acceptance
+    broken = stability(like_accepted, as_previous(month(17, shift={"used": -0.2})))
+    assert broken["against"]["validation"]["verdict"] == "stable"
+    assert broken["verdict"] == "shifted" and broken["decided_by"] == "previous"  # a sudden break
+    assert broken["responsible"][0] | {"against": "previous"} == broken["responsible"][0]
+    older = stability_of(like_accepted, build_profile(model, train, MP, {"from": "2024-06", "to": "2024-10"}))
+    assert older["basis"] == "training"  # an export without the baseline: the training window, said so
+    older_v = month_stability(
+        "2026-09",
+        like_accepted,
+        pd.DataFrame({"uscc": like_accepted["uscc"], "score": model.score(like_accepted)}),
+        model,
+        build_profile(model, train, MP, {"from": "2024-06", "to": "2024-10"}),
+        mp,
+        None,
+    )
+    assert older_v["basis"] == "training" and "no validation baseline" in older_v["note"]
 
 
 def test_without_a_profile_the_previous_month_is_the_basis_and_it_says_so():
@@ -164,7 +218,7 @@ def test_the_verdict_is_sealed_in_the_record_and_reproduced(world):
     record = RecordStore(p["classify"]["records_dir"]).current("2026-09")
     stability = json.loads((record.path / "stability.json").read_text(encoding="utf-8"))
     assert "stability.json" in record.manifest["files"]
-    assert stability["basis"] == "reference" and stability["verdict"] == "shifted"
+    assert stability["basis"] == "training" and stability["verdict"] == "shifted"  # a profile without baseline
     assert stability["against"]["previous"]["month"] == "2026-08"
     assert reproduce(p, "2026-09").problems == []
     assert reproduce(p, "2026-08").problems == []

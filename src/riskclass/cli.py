@@ -388,12 +388,20 @@ def monitor(
     if s.get("verdict") is None:
         console.print(f"{month}: no verdict — {s.get('note')}")
         return
-    basis = {"reference": "the model's training window", "previous": "the previous sealed month"}[s["basis"]]
+    names = {
+        "training": "the training window",
+        "validation": "the validation month (accepted on)",
+        "previous": "the previous sealed month",
+    }
     console.print(
-        f"{month}: verdict [bold]{s['verdict']}[/] ({s['verdict_zh']}) against {basis}; "
-        f"score PSI {s['score_psi']:.3f}, importance-weighted indicator CSI {s['weighted_csi']:.3f}"
+        f"{month}: verdict [bold]{s['verdict']}[/] ({s['verdict_zh']}), decided against {names[s['decided_by']]}"
         + ("" if v.sealed else " (computed now: the record predates monitoring)")
     )
+    for name, c in s["against"].items():
+        console.print(
+            f"  against {names[name]}: {c['verdict']}; score PSI {c['score_psi']:.3f}, "
+            f"importance-weighted indicator CSI {c['weighted_csi']:.3f}" + (" (basis)" if name == s["basis"] else "")
+        )
     if s.get("note"):
         console.print(f"note: {s['note']}")
     for r in s["responsible"]:

@@ -737,6 +737,7 @@ class MonitorStability(_Model):
     watch: Positive
     shifted: Positive
     responsible_min: NonNeg
+    basis: Literal["validation", "training"] = Field(description="the reference the verdict reads against")
 
     @model_validator(mode="after")
     def _order(self) -> MonitorStability:

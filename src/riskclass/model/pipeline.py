@@ -174,6 +174,7 @@ def train(p: dict, reports_dir: Path = Path("reports")) -> dict:
         split.train,
         p["monitor"]["profile"],
         {"from": split.train_months[0], "to": split.train_months[-1]},
+        validation=(split.valid, {"from": split.valid_month, "to": split.valid_month}),
     )
     card = fit_scorecard(split.train, catalog, mp)
     v = validate(model, card, split, p)

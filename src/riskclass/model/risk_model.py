@@ -2,7 +2,8 @@
 
 Self-contained on disk (``save``/``load``): ``model.cbm`` (CatBoost's own format),
 ``model.json`` (features, calibration, score parameters, catalog hash) and, for models trained since
-monitoring exists, ``profile.json`` (the training window's reference profile, monitor/stability.py).
+monitoring exists, ``profile.json`` (the training window's reference profile with the validation month's baseline,
+monitor/stability.py).
 The same directory is the DVC-tracked export and the artifact behind the MLflow registered model, so a month can be
 reproduced without the MLflow database.
 """

@@ -18,7 +18,7 @@ from riskclass.io import write_json
 from riskclass.model.risk_model import RiskModel
 from riskclass.model.scoring import classes_from_scores
 from riskclass.monitor import drift
-from riskclass.monitor.stability import SCORE, STABILITY_FILE, month_stability
+from riskclass.monitor.stability import COMPARISONS, SCORE, STABILITY_FILE, month_stability
 from riskclass.periods import previous_month
 from riskclass.records import Record, RecordError, RecordStore
 
@@ -77,11 +77,13 @@ def month_entry(v: MonthView, top: int) -> dict:
         "revision": v.record.revision,
         "stability_source": "record" if v.sealed else "computed (record sealed before monitoring)",
         "basis": basis,
+        "decided_by": s.get("decided_by"),
         "verdict": s.get("verdict"),
         "score_psi": s.get("score_psi"),
-        "score_psi_previous": s["against"].get("previous", {}).get("psi", {}).get(SCORE),
-        "score_psi_reference": s["against"].get("reference", {}).get("psi", {}).get(SCORE),
         "weighted_csi": s.get("weighted_csi"),
+        **{f"score_psi_{k}": s["against"].get(k, {}).get("psi", {}).get(SCORE) for k in COMPARISONS},
+        **{f"weighted_csi_{k}": s["against"].get(k, {}).get("weighted_csi") for k in COMPARISONS},
+        **{f"verdict_{k}": s["against"].get(k, {}).get("verdict") for k in COMPARISONS},
         "responsible": [r["indicator"] for r in s.get("responsible", [])],
         "indicator_psi": {k: psi[k] for k in top_indicators(s, top) if k in psi},
         "class_shares": {c: round(float(shares.get(c, 0.0)), 6) for c in "ABCD"},

@@ -1,10 +1,16 @@
 """Stability of a month's scores and indicators: PSI of the score, CSI per indicator, a verdict.
 
 The *reference profile* (``profile.json`` in a model export, written at training) holds, for the score and
-every model indicator, the bins fitted on the training window and the training rows' proportions in them.
-A month's stability is then computed from the month's sealed record (indicator snapshot and scores) and
-its stored model alone. Without a profile (an older export) the month is compared with the previous
-sealed month only, on bins fitted to that month, and the result says so.
+every model indicator, the bins fitted on the training window and the training rows' proportions in them,
+and the proportions of the out-of-time validation month on the same bins (the population the model was
+validated and accepted on: the ``validation`` baseline). A month's stability is then computed from the month's
+sealed record (indicator snapshot and scores) and its stored model alone. Without a profile (an older export)
+the month is compared with the previous sealed month only, on bins fitted to that month, and the result says so.
+
+The verdict is the worse of two readings: against the basis (``monitor.stability.basis``, by default the
+validation baseline: drift since the model was accepted) and against the previous sealed month (a sudden
+break, such as a feed that stopped). Drift between the training window and the validation month was known
+when the model was accepted; the comparison with the training window is reported every month beside them.
 
 Bins (``fit_bins``):
 
@@ -27,7 +33,9 @@ STABILITY_FILE = "stability.json"
 SCORE = "score"
 READINGS = ("stable", "watch", "shifted")
 READING_ZH = {"stable": "稳定", "watch": "关注", "shifted": "偏移"}
-PROFILE_VERSION = 1
+PROFILE_VERSION = 2
+COMPARISONS = ("training", "validation", "previous")
+COMPARISON_ZH = {"training": "训练期", "validation": "验证期（准入时）", "previous": "上月"}
 
 
 # -- bins ---------------------------------------------------------------------------------------------
@@ -120,15 +128,38 @@ def column_kinds(model) -> dict[str, str]:
     return {**kinds, **dict.fromkeys(model.categorical, "categorical")}
 
 
-def build_profile(model, frame: pd.DataFrame, mp: dict, window: dict) -> dict:
-    """The reference profile of ``model`` from its training rows ``frame`` (indicators; scored here)."""
+def _scored(model, frame: pd.DataFrame) -> pd.DataFrame:
     data = frame[model.features].copy()
     data[SCORE] = model.score(frame)
+    return data
+
+
+def _shares(values: pd.Series, bins: dict) -> list[float]:
+    return [round(float(s), 10) for s in proportions(values, bins)]
+
+
+def build_profile(
+    model, frame: pd.DataFrame, mp: dict, window: dict, validation: tuple[pd.DataFrame, dict] | None = None
+) -> dict:
+    """The reference profile of ``model`` from its training rows ``frame`` (indicators; scored here), with the
+    ``validation`` baseline — (rows of the out-of-time month, its window) — on the same bins."""
+    data = _scored(model, frame)
     columns = {}
     for column, kind in column_kinds(model).items():
         bins = fit_bins(data[column], kind, mp["n_bins"], mp["placeholders"] if column != SCORE else [])
-        columns[column] = {**bins, "reference": [round(float(s), 10) for s in proportions(data[column], bins)]}
-    return {"version": PROFILE_VERSION, "window": window, "rows": len(frame), "columns": columns}
+        columns[column] = {**bins, "reference": _shares(data[column], bins)}
+    profile = {"version": PROFILE_VERSION, "window": window, "rows": len(frame), "columns": columns}
+    if validation is not None:
+        rows, valid_window = validation
+        valid = _scored(model, rows)
+        profile["baselines"] = {
+            "validation": {
+                "window": valid_window,
+                "rows": len(rows),
+                "shares": {column: _shares(valid[column], bins) for column, bins in columns.items()},
+            }
+        }
+    return profile
 
 
 # -- one month ---------------------------------------------------------------------------------------
@@ -146,16 +177,29 @@ def _frame(features: pd.DataFrame, scores: pd.Series, model) -> pd.DataFrame:
     return data
 
 
-def compare(current: pd.DataFrame, reference: pd.DataFrame | None, model, profile: dict | None, mp: dict) -> dict:
-    """PSI per column of ``current`` against the profile (``reference`` None) or against ``reference`` rows,
-    binned by the profile's bins when there is one, else by bins fitted to ``reference``."""
+def compare(
+    current: pd.DataFrame,
+    reference: pd.DataFrame | None,
+    model,
+    profile: dict | None,
+    mp: dict,
+    baseline: str | None = None,
+) -> dict:
+    """PSI per column of ``current`` against the profile's training shares (``reference`` None), its
+    ``baseline`` shares, or ``reference`` rows; binned by the profile's bins when there is one, else by bins
+    fitted to ``reference``."""
     out = {}
     for column, kind in column_kinds(model).items():
         if profile is not None:
             bins = profile["columns"][column]
         else:
             bins = fit_bins(reference[column], kind, mp["n_bins"], mp["placeholders"] if column != SCORE else [])
-        ref = np.asarray(bins["reference"]) if reference is None else proportions(reference[column], bins)
+        if reference is not None:
+            ref = proportions(reference[column], bins)
+        elif baseline is not None:
+            ref = np.asarray(profile["baselines"][baseline]["shares"][column])
+        else:
+            ref = np.asarray(bins["reference"])
         out[column] = round(psi(ref, proportions(current[column], bins), mp["epsilon"]), 6)
     return out
 
@@ -206,25 +250,35 @@ def month_stability(
     """The stability of ``month``: ``features`` (indicator snapshot), ``scores`` (uscc, score) and the model that
     scored it; ``previous`` = (month, features, scores) of the previous sealed month, or None.
 
-    Against the training profile when the model has one, else against the previous month; the other
-    comparison is given too when it exists.
+    Compared with every reference there is: the training window and the validation baseline (from the profile)
+    and the previous month. Each comparison has its reading; the month's verdict is the worse of the basis
+    (``mp["basis"]``, falling back to the training window when the profile has no such baseline) and the previous
+    month. Without a profile the previous month is the only comparison, and the result says so.
     """
     current = _frame(features, scores, model)
     weights = importance_shares(model)
     against = {}
     if profile is not None:
-        against["reference"] = {"window": profile["window"], "psi": compare(current, None, model, profile, mp)}
+        against["training"] = {"window": profile["window"], "psi": compare(current, None, model, profile, mp)}
+        for name, baseline in sorted(profile.get("baselines", {}).items()):
+            against[name] = {"window": baseline["window"], "psi": compare(current, None, model, profile, mp, name)}
     if previous is not None:
         prev_month, prev_features, prev_scores = previous
         against["previous"] = {
             "month": prev_month,
             "psi": compare(current, _frame(prev_features, prev_scores, model), model, profile, mp),
         }
-    basis = "reference" if profile is not None else "previous" if previous is not None else None
+    for comparison in against.values():
+        values = comparison["psi"]
+        comparison["score_psi"] = values[SCORE]
+        comparison.update(verdict(values[SCORE], {k: v for k, v in values.items() if k != SCORE}, weights, mp))
+    basis = mp["basis"] if mp["basis"] in against else "training" if "training" in against else None
+    basis = basis or ("previous" if "previous" in against else None)
     out = {
         "month": month,
         "rows": len(current),
         "basis": basis,
+        "basis_zh": COMPARISON_ZH.get(basis),
         "thresholds": {k: mp[k] for k in ("watch", "shifted", "responsible_min", "epsilon")},
         "importance": {k: round(v, 6) for k, v in weights.items()},
         "against": against,
@@ -236,9 +290,23 @@ def month_stability(
             note="no reference profile in the model export and no previous sealed month: nothing to compare with",
         )
         return out
-    values = against[basis]["psi"]
-    out["score_psi"] = values[SCORE]
-    out.update(verdict(values[SCORE], {k: v for k, v in values.items() if k != SCORE}, weights, mp))
+    # the verdict: the basis, or the previous month when that reads worse (a sudden break)
+    deciding = basis
+    if "previous" in against and READINGS.index(against["previous"]["verdict"]) > READINGS.index(
+        against[basis]["verdict"]
+    ):
+        deciding = "previous"
+    decided = against[deciding]
+    out.update(
+        decided_by=deciding,
+        score_psi=against[basis]["score_psi"],
+        weighted_csi=against[basis]["weighted_csi"],
+        verdict=decided["verdict"],
+        verdict_zh=decided["verdict_zh"],
+        responsible=[{**r, "against": deciding} for r in decided["responsible"]],
+    )
     if basis == "previous":
         out["note"] = "the model export has no reference profile: compared with the previous sealed month only"
+    elif basis != mp["basis"]:
+        out["note"] = f"the model export has no {mp['basis']} baseline: the training window is the basis"
     return out
