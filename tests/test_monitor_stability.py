@@ -15,6 +15,8 @@ from typer.testing import CliRunner
 
 from riskclass.monitor.stability import build_profile, fit_bins, month_stability, proportions, psi
 
+from conftest import ROOT
+
 MP = {
     "n_bins": 10,
     "placeholders": [9999.0],
@@ -242,3 +244,36 @@ def test_monitor_exits_10_on_a_shifted_month_and_0_on_a_stable_one(world):
     assert (Path(p["monitor"]["reports"]["dir"]) / "2026-09_vs_previous.html").exists()
     missing = runner.invoke(app, ["monitor", "--month", "2026-10", "--params", str(params_file)])
     assert missing.exit_code == 2 and "no sealed record" in missing.output
+
+
+def test_the_monitoring_report_opens_offline_with_chinese_text_and_charts(world, tmp_path):
+    import os
+
+    import papermill
+
+    from riskclass.monitor.run import monitor
+    from riskclass.reporting import browser, check_offline, export_notebook, render
+
+    if browser() is None:
+        if os.environ.get("CI"):
+            pytest.fail("no headless Chromium: `make install` installs chromium-headless-shell")
+        pytest.skip("no headless Chromium on this machine")
+    p, _ = world
+    monitor(p, "2026-09")  # the Evidently pages and monitoring.json the report reads
+    reports_dir = Path(p["monitor"]["reports"]["dir"])
+    executed = reports_dir.parent / "60_monitor.ipynb"
+    papermill.execute_notebook(
+        str(ROOT / "notebooks" / "60_monitor.ipynb"),
+        str(executed),
+        parameters={"metrics_path": p["monitor"]["reports"]["metrics"], "reports_dir": str(reports_dir)},
+        kernel_name="riskclass",
+        cwd=str(ROOT),
+        progress_bar=False,
+    )
+    html = export_notebook(executed)
+    check_offline(html.read_text(encoding="utf-8"), html)  # no network loads, no code cells
+    dom = render(html, screenshot=tmp_path / "monitor.png")
+    assert "分类稳定性监测" in dom and "各月结论" in dom and "偏移" in dom
+    assert dom.count("<img") >= 3  # the PSI heat map, the score-PSI trend, the class shares
+    assert 'href="monitoring/2026-09_vs_previous.html"' in dom  # the Evidently page, beside the report
+    assert "enter_repo_root" not in dom
