@@ -128,20 +128,33 @@ def test_expiry_horizon_is_a_parameter(sealed):
     assert set(build_reminders(p, MONTH).items.query("item == 'licence_expiring'")["uscc"]) == {F}
 
 
-def test_early_warnings_fire_for_their_entity_and_excluded_codes_do_not(sealed):
-    p = copy.deepcopy(sealed)
-    p["reminders"]["warning_exclude_codes"] = ["INTERNAL"]
+SURGE = '{"SOC.CMP.count_1y":12,"SOC.CMP.count_3m":8,"SOC.CMP.growth":1.5}'
+
+
+def test_told_warnings_are_worded_for_the_entity_and_internal_ones_never_reach_it(sealed):
     frame = warnings_frame(
-        (C, "CMP_SURGE", "投诉举报异常增长", "近3个月收到投诉举报8件，较上年同期增长300%"),
-        (D, "INTERNAL", "一人多企", "法定代表人名下企业12户"),
-        ("91440802999999999X", "CMP_SURGE", "投诉举报异常增长", "不在本月名单的主体"),
+        (C, "EW.CMP.surge", "投诉举报激增", SURGE),
+        (D, "EW.REL.one_person_many", "一人多企", '{"REL.REP.portfolio":12}'),  # internal: never told
+        (D, "EW.SCORE.jump", "风险分值较上月大幅上升", '{"score":705,"score_change":300,"class":"C"}'),
+        ("91440802999999999X", "EW.CMP.surge", "投诉举报激增", SURGE),  # not an entity of the month
     )
-    rem = build_reminders(p, MONTH, warnings=frame)
+    rem = build_reminders(sealed, MONTH, warnings=frame)
     warned = rem.items[rem.items["item"] == "early_warning"]
     assert list(warned["uscc"]) == [C]
-    assert warned["title"].item() == "投诉举报异常增长" and "8件" in warned["finding"].item()
+    assert warned["title"].item() == "投诉举报明显增多"
+    assert warned["finding"].item() == "经核查，近3个月收到涉及贵单位的投诉举报8件（近1年共12件），明显多于此前。"
+    assert "SOC." not in warned["finding"].item() and "{" not in warned["finding"].item()
+    assert D not in set(warned["uscc"])
     assert rem.warnings["unknown_entities"] == 1
-    assert build_reminders(p, MONTH).warnings["present"] is False  # no file, no frame: reminders without them
+    assert build_reminders(sealed, MONTH).warnings["present"] is False  # no file, no frame: reminders without them
+
+
+def test_a_told_warning_without_the_evidence_its_wording_needs_is_refused(sealed):
+    frame = warnings_frame((C, "EW.CMP.surge", "投诉举报激增", '{"SOC.CMP.count_3m":8}'))
+    with pytest.raises(
+        ReminderError, match=r"EW\.CMP\.surge of 93440881123456789N: its evidence has no SOC_CMP_count_1y"
+    ):
+        build_reminders(sealed, MONTH, warnings=frame)
 
 
 def test_warnings_file_is_read_when_present_and_checked(sealed):
@@ -150,7 +163,7 @@ def test_warnings_file_is_read_when_present_and_checked(sealed):
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{MONTH}.parquet"
     try:
-        warnings_frame((C, "CMP_SURGE", "投诉举报异常增长", "近3个月投诉举报8件")).to_parquet(path)
+        warnings_frame((C, "EW.CMP.surge", "投诉举报激增", SURGE)).to_parquet(path)
         assert C in set(build_reminders(p, MONTH).items["uscc"])
         warnings_frame((C, "X", "投诉举报异常增长", "")).assign(month="2026-08").to_parquet(path)
         with pytest.raises(ReminderError, match=r"2026-09\.parquet: row 0: month '2026-08'"):
@@ -216,10 +229,15 @@ def test_a_template_with_an_unknown_placeholder_is_refused(monkeypatch):
         load_templates()
 
 
-def test_a_warning_that_mentions_the_class_is_refused(sealed):
-    frame = warnings_frame((C, "CLASS_DOWN", "分类下降", "信用风险分类由B类降为C类"))
-    with pytest.raises(ForbiddenText, match=r"93440881123456789N item early_warning"):
-        build_reminders(sealed, MONTH, warnings=frame)
+def test_a_warning_wording_that_mentions_the_class_is_refused(monkeypatch):
+    spec = copy.deepcopy(reminders._resource())
+    spec["items"]["early_warning"]["warnings"]["EW.CLS.two_steps_worse"] = {
+        "title": "分类下降",
+        "finding": "贵单位的信用风险分类由B类降为C类",
+    }
+    monkeypatch.setattr(reminders, "_resource", lambda: spec)
+    with pytest.raises(ForbiddenText, match=r"EW\.CLS\.two_steps_worse"):
+        load_templates()
 
 
 # --- outputs -----------------------------------------------------------------------------------------------------

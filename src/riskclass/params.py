@@ -722,7 +722,6 @@ class Reminders(_Model):
     expiry_horizon_days: Count
     renewal_lead_days: Count0
     unreachable_lookback_days: Count
-    warning_exclude_codes: list[Text]
     sender: Annotated[Text, AfterValidator(_sender)]
     contact: Text
 

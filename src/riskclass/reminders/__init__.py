@@ -107,6 +107,11 @@ def load_templates() -> dict:
             check_text(template, f"{where}: items.{item}.{field}")
         for code, remedy in texts.get("remedies", {}).items():
             check_text(remedy, f"{where}: items.{item}.remedies.{code}")
+    for code, wording in items["early_warning"].get("warnings", {}).items():
+        for field in ("title", "finding"):
+            if not isinstance(wording.get(field), str) or not wording[field].strip():
+                raise ReminderError(f"{where}: items.early_warning.warnings.{code}.{field} is missing or empty")
+            check_text(wording[field], f"{where}: items.early_warning.warnings.{code}.{field}")
     for key, text in _letter_texts(spec["letter"]).items():
         check_text(text, f"{where}: letter.{key}")
     return spec
@@ -181,14 +186,8 @@ def build_reminders(p: dict, month: str, warnings: pd.DataFrame | None = None) -
     warnings_path = Path(p["warnings"]["out_dir"]) / f"{month}.parquet"
     warnings_info = {"file": warnings_path.as_posix(), "present": warnings is not None or warnings_path.exists()}
     if warnings is None:
-        warnings = facts.read_warnings(warnings_path, month, rp["warning_exclude_codes"])
-    elif len(warnings):
-        warnings = warnings[~warnings["code"].astype(str).isin(rp["warning_exclude_codes"])]
+        warnings = facts.read_warnings(warnings_path, month)
     if warnings is not None:
-        warnings = warnings.assign(
-            name_zh=mask_text(warnings["name_zh"].astype(str)),
-            evidence=mask_text(warnings["evidence"].fillna("").astype(str)),
-        )
         known = warnings["uscc"].astype(str).isin(population["uscc"])
         warnings_info |= {"rows": int(known.sum()), "unknown_entities": int((~known).sum())}
         warnings = warnings[known]
@@ -209,7 +208,7 @@ def build_reminders(p: dict, month: str, warnings: pd.DataFrame | None = None) -
             "licence_expired": lambda: facts.licence_expired(src, rp, by),
             "licence_expiring": lambda: facts.licence_expiring(src, rp),
             "all_zero_financials": lambda: facts.all_zero_financials(src, rp, by),
-            "early_warning": lambda: facts.early_warning(warnings, by),
+            "early_warning": lambda: facts.early_warning(warnings, by, templates["early_warning"].get("warnings", {})),
         }
         frames, consistency = [], {}
         for seq, item in enumerate(ITEMS):

@@ -14,6 +14,7 @@ indicator without a record is counted; both counts go to the summary (``consiste
 
 from __future__ import annotations
 
+import json
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -242,7 +243,7 @@ def all_zero_financials(src: Sources, rp: dict, by: str) -> pd.DataFrame:
     )
 
 
-def read_warnings(path: Path, month: str, exclude_codes: list[str]) -> pd.DataFrame | None:
+def read_warnings(path: Path, month: str) -> pd.DataFrame | None:
     """The month's early warnings (optional input: None when the file does not exist)."""
     path = Path(path)
     if not path.exists():
@@ -260,22 +261,46 @@ def read_warnings(path: Path, month: str, exclude_codes: list[str]) -> pd.DataFr
     if other.any():
         row = int(other.to_numpy().nonzero()[0][0])
         raise ReminderError(f"{path}: row {row}: month {frame['month'].iloc[row]!r} is not {month!r}")
-    return frame[~frame["code"].astype(str).isin(exclude_codes)].reset_index(drop=True)
+    return frame.reset_index(drop=True)
 
 
-def early_warning(warnings: pd.DataFrame | None, by: str) -> pd.DataFrame:
+def _evidence_value(value) -> str:
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def early_warning(warnings: pd.DataFrame | None, by: str, wordings: dict[str, dict]) -> pd.DataFrame:
+    """The warnings an entity is told of (codes with a wording in reminders.yaml), in that wording, filled from
+    the warning's evidence (a JSON object of indicator → value); every other code is internal and left out."""
     if warnings is None or warnings.empty:
         return _empty("early_warning")
-    evidence = warnings["evidence"].fillna("").astype(str).str.strip().str.rstrip("。")
-    return pd.DataFrame(
-        {
-            "uscc": warnings["uscc"].astype(str),
-            "warning": warnings["name_zh"].astype(str),
-            "evidence": evidence.where(evidence != "", warnings["name_zh"].astype(str)),
-            "by": by,
-            "key": warnings["code"].astype(str) + "|" + evidence,
-        }
-    )
+    told = warnings[warnings["code"].astype(str).isin(wordings)]
+    rows = []
+    for row in told.itertuples(index=False):
+        wording = wordings[row.code]
+        try:
+            evidence = json.loads(row.evidence) if str(row.evidence or "").strip() else {}
+        except json.JSONDecodeError:
+            raise ReminderError(f"warning {row.code} of {row.uscc}: evidence is not a JSON object") from None
+        fields = {k.replace(".", "_"): _evidence_value(v) for k, v in evidence.items()}
+        try:
+            finding = wording["finding"].format_map(fields)
+        except KeyError as exc:
+            raise ReminderError(
+                f"warning {row.code} of {row.uscc}: its evidence has no {exc.args[0]} (reminders.yaml wording; "
+                f"evidence fields: {sorted(fields)})"
+            ) from None
+        rows.append(
+            {
+                "uscc": str(row.uscc),
+                "warning": wording["title"],
+                "evidence": finding,
+                "by": by,
+                "key": f"{row.code}|{finding}",
+            }
+        )
+    return pd.DataFrame(rows) if rows else _empty("early_warning")
 
 
 def _empty(item: str) -> pd.DataFrame:
