@@ -22,32 +22,15 @@ import pandas as pd
 
 from riskclass import contract
 
-A = "91440802123456789F"
-B = "92440803123456789T"
-C = "93440881123456789N"
-D = "91440802223456789T"
-E = "91440881323456789K"
-F = "914408034234567890"
+import indicator_fixture
+from indicator_fixture import A, B, C, D, E, F
+
 MONTH = "2026-09"
 SNAPSHOT = "2026-10-31"
 FORMULA_NAME = '=HYPERLINK("http://x.example/","点击")科技有限公司'
 
-_ENTITY = dict(
-    entity_type="enterprise",
-    org_form="llc",
-    division_code="440802",
-    industry_code="F5199",
-    registered_capital="100",
-    paid_in_capital="",
-    status="active",
-    status_date="",
-    employees="5",
-    is_high_tech="false",
-    is_new_economy="false",
-    food_licensed="false",
-    drug_licensed="false",
-    special_equipment="false",
-)
+# the indicator fixture's entities and registry defaults, with an industry and a capital of their own
+_ENTITY = {**indicator_fixture._ENTITY, "industry_code": "F5199", "registered_capital": "100"}
 
 
 def _report(uscc: str, year: int, filed: str, zero: bool = False) -> dict:
