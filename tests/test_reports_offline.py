@@ -5,13 +5,23 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 import os
 import warnings
+from pathlib import Path
 
 import nbformat
 import pytest
+import yaml
 
+from check_reports import REPORT_NOTEBOOKS, inspect_report
+from riskclass.io import sha256_file
+from riskclass.records import RecordStore
 from riskclass.reporting import ReportError, browser, check_offline, export_notebook, render, use_cjk_font
+
+from conftest import classified_world
+
+ROOT = Path(__file__).resolve().parents[1]
 
 CODE = "secret_code_line = compute_everything()"
 
@@ -94,3 +104,126 @@ def test_the_exported_report_opens_offline_in_chromium(tmp_path):
     assert "月度监测报告" in dom and "稳定 stable" in dom
     assert dom.count("<img") >= 1 and "data:image/png;base64," in dom
     assert (tmp_path / "shot.png").stat().st_size > 10_000
+
+
+# -- every manager report: exported by its stage, and readable offline -----------------------------------------
+
+
+@pytest.mark.parametrize("name", REPORT_NOTEBOOKS)
+def test_every_manager_report_is_exported_by_its_stage(name):
+    stages = yaml.safe_load((ROOT / "dvc.yaml").read_text(encoding="utf-8"))["stages"]
+    found = [s for s in stages.values() if f"notebooks/{name}.ipynb" in s["cmd"]]
+    assert len(found) == 1, f"no single dvc stage runs notebooks/{name}.ipynb"
+    stage = found[0]
+    assert f"riskclass report-export reports/{name}.ipynb" in stage["cmd"]
+    outs = {k: v for o in stage["outs"] for k, v in (o.items() if isinstance(o, dict) else [(o, {})])}
+    assert outs.get(f"reports/{name}.html") == {"cache": False}
+    assert {"src/riskclass/reporting.py", "src/riskclass/resources/nbconvert"} <= set(stage["deps"])
+
+
+@pytest.fixture(scope="module")
+def classify_world(small_city, small_city_ingested, params, tmp_path_factory):
+    """The small city classified for 2026-08 (no month before it) and 2026-09, and a params file pointing at it."""
+    root = tmp_path_factory.mktemp("report40")
+    p, _ = classified_world(small_city, small_city_ingested[0], params, root)
+    (root / "params.yaml").write_text(json.dumps(p, ensure_ascii=False), encoding="utf-8")  # JSON is YAML
+    return p, root
+
+
+def record_bytes(p: dict) -> dict[str, str]:
+    records = Path(p["classify"]["records_dir"])
+    return {str(f.relative_to(records)): sha256_file(f) for f in sorted(records.rglob("*")) if f.is_file()}
+
+
+def run_classify_report(root: Path, month: str) -> Path:
+    papermill = pytest.importorskip("papermill")
+    executed = root / f"40_classify_{month}.ipynb"
+    papermill.execute_notebook(
+        str(ROOT / "notebooks" / "40_classify.ipynb"),
+        str(executed),
+        parameters={"month": month, "params_path": str(root / "params.yaml")},
+        kernel_name="riskclass",
+        cwd=str(ROOT),
+        progress_bar=False,
+    )
+    return export_notebook(executed, root / f"40_classify_{month}.html")
+
+
+@pytest.fixture(scope="module")
+def classify_report(classify_world):
+    """reports/40_classify.html of 2026-09 as the classify stage writes it (the month is sealed: only read)."""
+    p, root = classify_world
+    before = record_bytes(p)
+    html = run_classify_report(root, "2026-09")
+    assert record_bytes(p) == before, "the report wrote into the sealed records"
+    return html
+
+
+def test_class_charts_match_the_sealed_summary(classify_world):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from riskclass.classify import charts
+
+    use_cjk_font()
+    p, _ = classify_world
+    store = RecordStore(p["classify"]["records_dir"])
+    view = charts.read_month(store.current("2026-09"))
+    s = view.summary
+    head = charts.headline(s)
+    assert sum(head["shares"].values()) == pytest.approx(1.0)
+    matrix = charts.transition_matrix(s)
+    stayed = matrix.sum().sum()
+    assert head["worse"] + head["better"] + sum(matrix.at[c, c] for c in "ABCD") == stayed
+    assert matrix.sum(axis=0).sum() + head["new"] == s["entities"]  # every entity of this month is in a column
+    overrides = charts.override_table(view)
+    assert dict(zip([r["id"] for r in view.override_rules], overrides["合计"], strict=True)) == s["overrides"]
+    assert view.bands == p["score"]["bands"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a missing Chinese glyph warns
+        figures = [
+            charts.class_shares(s),
+            charts.score_distribution(view.classes, view.bands),
+            charts.shares_by_district(s),
+            charts.shares_by_entity_type(s),
+            charts.transition_heatmap(s),
+            charts.top_reasons_chart(s),
+        ]
+    assert all(f is not None and f.axes for f in figures)
+    # the bars of the class chart are the sealed counts (final classes first)
+    heights = [round(b.get_height()) for b in figures[0].axes[0].patches[:4]]
+    assert heights == [s["classes"][c] for c in "ABCD"]
+    # one sealed month before it: nothing to compare, and the report says so instead of failing
+    first = charts.read_month(store.current("2026-08")).summary
+    assert charts.transition_heatmap(first) is None and "change_points" not in charts.headline(first)
+
+
+def test_the_class_report_of_a_first_month_says_there_is_nothing_to_compare(classify_world):
+    needs_browser()
+    _p, root = classify_world
+    dom = render(run_classify_report(root, "2026-08"))
+    assert "无上月分类记录" in dom and "类别迁移" in dom
+    assert dom.count("data:image/png") >= 5
+
+
+@pytest.mark.parametrize("name", REPORT_NOTEBOOKS)
+def test_every_manager_report_reads_offline(name, request):
+    """No code cells, no network loads, Chinese text and at least one chart, opened in Chromium offline.
+
+    40_classify is executed here from a fixture; 61_backtest from one in test_backtest.py; the others need the
+    pipeline's data and are checked on a checkout's reports/ (after make run; tests/check_reports.py)."""
+    needs_browser()
+    if name == "40_classify":
+        html = request.getfixturevalue("classify_report")
+    else:
+        html = ROOT / "reports" / f"{name}.html"
+        if not html.exists():
+            pytest.skip(f"reports/{name}.html is not built in this checkout (make run; tests/check_reports.py)")
+    check = inspect_report(html, needs_chart=True)
+    assert check.ok, f"{html}: {check.problems}"
+    assert not check.code_cells and check.external == 0 and check.charts >= 1
+    if name == "40_classify":
+        dom = render(html)
+        assert "月度企业信用风险分类报告" in dom and "类别迁移" in dom and "各县（市、区）" in dom
+        assert check.charts >= 7  # shares, scores, districts, entity types, transitions, overrides, reasons
+        assert "classify_with_history" not in dom and "enter_repo_root" not in dom
