@@ -311,3 +311,32 @@ def test_parameter_ratios_scale_to_the_capacity_keeping_floors():
     assert ratio_counts(np.array([5, 0, 0, 3]), pp, 300).tolist() == [5, 0, 0, 3]  # never above a class's size
     with pytest.raises(ValueError, match="floors need 33 checks"):
         ratio_counts(sizes, pp, 30)
+
+
+def test_the_findings_chart_shows_the_pooled_rate_of_each_policy():
+    import warnings
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import pandas as pd
+
+    from riskclass.plan.policy import findings_chart
+    from riskclass.reporting import use_cjk_font
+
+    runs = pd.DataFrame(
+        [
+            {"loop": loop, "policy": pol, "month": m, "found": f, "checks": 100}
+            for loop in ("closed", "open")
+            for pol, founds in (("random", (8, 10)), ("class_ratios", (15, 17)))
+            for m, f in zip(("2026-09", "2026-10"), founds, strict=True)
+        ]
+    )
+    use_cjk_font()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a missing Chinese glyph warns
+        fig = findings_chart(runs)
+        fig.canvas.draw()
+    bars = [patch.get_width() for patch in fig.axes[0].patches]
+    assert bars == [9.0, 16.0]  # (8 + 10) / 200 and (15 + 17) / 200 per 100 checks
+    assert [line.get_ydata().tolist() for line in fig.axes[1].get_lines()] == [[8.0, 10.0], [15.0, 17.0]]

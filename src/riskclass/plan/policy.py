@@ -499,6 +499,48 @@ def monthly_table(runs: pd.DataFrame, loop: str = "closed") -> pd.DataFrame:
     return (100 * g["found"] / g["checks"].clip(lower=1)).unstack("policy")
 
 
+def findings_chart(runs: pd.DataFrame):
+    """A figure for readers: findings per 100 checks per policy over the replayed months (closed loop, with the
+    open-loop upper bound marked) and month by month. Call ``riskclass.reporting.use_cjk_font`` first."""
+    import matplotlib.pyplot as plt
+
+    pooled = {}
+    for loop in ("closed", "open"):
+        g = runs[runs["loop"] == loop].groupby("policy", sort=False)[["found", "checks"]].sum()
+        pooled[loop] = 100 * g["found"] / g["checks"].clip(lower=1)
+    policies = list(pooled["closed"].index)
+    labels = [POLICY_LABELS.get(k, k) for k in policies]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(13, 4.2), gridspec_kw={"width_ratios": [1, 1.3]})
+    y = range(len(policies))
+    left.barh(y, pooled["closed"].to_numpy(), color="#4477aa", label="闭环 closed loop")
+    if len(pooled["open"]):
+        left.scatter(
+            pooled["open"].reindex(policies).to_numpy(),
+            y,
+            marker="|",
+            s=200,
+            color="#cc3311",
+            label="开环上限 open-loop upper bound",
+            zorder=3,
+        )
+    for i, v in zip(y, pooled["closed"].to_numpy(), strict=True):
+        left.text(v, i, f" {v:.1f}", va="center", fontsize=8)
+    left.set_yticks(list(y), labels, fontsize=8)
+    left.invert_yaxis()
+    left.set_xlabel("每百次检查发现问题数 findings per 100 checks")
+    left.set_title("各策略发现率（全部回放月份）")
+    left.legend(fontsize=7, loc="lower right")
+    monthly = monthly_table(runs)
+    for k in policies:
+        right.plot(monthly.index, monthly[k], marker="o", markersize=3, label=POLICY_LABELS.get(k, k))
+    right.set_ylabel("每百次检查发现问题数")
+    right.set_title("逐月发现率（闭环）")
+    right.tick_params(axis="x", rotation=45, labelsize=8)
+    right.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
 def allocation_table(runs: pd.DataFrame, strata: pd.DataFrame, loop: str = "closed") -> pd.DataFrame:
     """Share of each policy's checks that went to each stratum (all months and replications)."""
     m = strata[strata["loop"] == loop].drop(columns=["loop", "rep", "month"]).groupby("policy", sort=False).sum()
