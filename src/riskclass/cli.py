@@ -770,6 +770,36 @@ def warnings_cmd(
         )
 
 
+@app.command("regions")
+def regions_cmd(
+    month: str = typer.Option(..., help="sealed month YYYY-MM to analyse"),
+    params: Path = typer.Option(Path("params.yaml"), help="parameters file"),
+) -> None:
+    """Regional and industry risk: shrunk cell rates, trends, hot spots, directed and special recommendations."""
+    from riskclass.records import RecordError
+    from riskclass.regions.run import RegionsError, run
+
+    p = load_params(params)
+    try:
+        result = run(p, month)
+    except (RegionsError, RecordError, FileNotFoundError, ValueError) as exc:
+        console.print(f"[bold red]regions refused:[/] {exc}")
+        raise typer.Exit(code=2) from None
+    s = result["summary"]
+    console.print(
+        f"{s['month']}: outcome vintage {s['vintage']} ({s['elapsed_months']}/{s['horizon_months']} months elapsed), "
+        f"city event rate {s['city_event_rate']:.1%}; {s['directed_entries']} directed entries"
+    )
+    for i, h in enumerate(s["top_hot_spots"], 1):
+        console.print(
+            f"  {i}. {h['name_zh']} ({h['cell']}, {h['entities']:,} entities): shrunk {h['event_shrunk']:.1%} "
+            f"[{h['event_low']:.1%}, {h['event_high']:.1%}], raw {h['event_raw']:.1%}"
+        )
+    if s["trend_note"]:
+        console.print(f"[yellow]{s['trend_note']}[/]")
+    console.print(f"→ {p['regions']['out_dir']}/{s['month']}/, {p['regions']['metrics']}")
+
+
 @app.command("contract-doc")
 def contract_doc(out: Path = typer.Option(Path("docs/data-contract.md"), help="where to write the document")) -> None:
     """Regenerate docs/data-contract.md from the contract declarations."""

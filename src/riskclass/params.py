@@ -761,6 +761,39 @@ class Monitor(_Model):
     reports: MonitorReports
 
 
+class RegionsDirected(_Model):
+    max_entries: Count0
+    item: Text
+    ratio: Ratio
+    min_lift: Positive = Field(description="a recommended cell's shrunk rate is at least this times the city's")
+
+
+class RegionsSpecial(_Model):
+    levels: Annotated[
+        list[Literal["county", "section", "division", "entity_type", "county_section"]], Field(min_length=1)
+    ]
+    max_entries: Count0
+
+
+class Regions(_Model):
+    """Regional and industry risk analysis (stage ``regions``, docs/regions.md)."""
+
+    out_dir: Text
+    metrics: Text
+    vintage_lag_months: Count0
+    min_elapsed_months: Count = Field(description="whole months of the vintage's label window elapsed")
+    credible_level: float = Field(gt=0, lt=1)
+    rho_min: float = Field(gt=0, lt=1)
+    rank_on: Literal["mean", "lower"]
+    min_entities: Count0
+    small_cell_entities: Count
+    top_n: Count
+    trend_months: int = Field(ge=2, description="a slope needs two months")
+    directed: RegionsDirected
+    special: RegionsSpecial
+    tiles: dict[Division, Annotated[list[Count0], Field(min_length=2, max_length=2)]]
+
+
 class Params(_Model):
     """The whole of ``params.yaml``."""
 
@@ -780,6 +813,7 @@ class Params(_Model):
     backtest: Backtest
     reminders: Reminders
     monitor: Monitor
+    regions: Regions = None
 
     @model_validator(mode="after")
     def _months_chain(self) -> Params:
