@@ -813,7 +813,7 @@ class Params(_Model):
     backtest: Backtest
     reminders: Reminders
     monitor: Monitor
-    regions: Regions = None
+    regions: Regions
 
     @model_validator(mode="after")
     def _months_chain(self) -> Params:
