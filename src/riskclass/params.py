@@ -783,7 +783,7 @@ class Regions(_Model):
     vintage_lag_months: Count0
     min_elapsed_months: Count = Field(description="whole months of the vintage's label window elapsed")
     credible_level: float = Field(gt=0, lt=1)
-    rho_min: float = Field(gt=0, lt=1)
+    max_prior_strength: Count = Field(description="cap of the fitted prior strength M = 1/rho - 1")
     rank_on: Literal["mean", "lower"]
     min_entities: Count0
     small_cell_entities: Count

@@ -64,7 +64,7 @@ def analyse(p: dict, month: str) -> dict:
     then = C.with_division(pd.read_parquet(store.current(vintage).classes_path, columns=cols), validated)
     units, checks = C.vintage_units(then, validated, vintage, k, dict(p["labels"]["events"]), snapshot)
     truth = C.true_risk(Path(p["model"]["truth_dir"]), vintage, k)
-    cells, priors = C.all_levels(now, units, checks, truth, rp["credible_level"], rp["rho_min"])
+    cells, priors = C.all_levels(now, units, checks, truth, rp["credible_level"], 1.0 / (rp["max_prior_strength"] + 1))
     city_rate = float(units["y"].mean())
 
     history = store.history_frame(columns=["uscc", "month", "score", "class", "district", "section"])
