@@ -49,6 +49,26 @@ def write_parquet(frame: pd.DataFrame, path: Path, private: bool = False) -> Non
     Path(path).chmod(PRIVATE_FILE_MODE if private else FILE_MODE)
 
 
+def json_ready(obj, digits: int):
+    """``obj`` with floats rounded to ``digits``, NaN as None and numpy scalars as plain values, recursively
+    (figures written as JSON come out as the same bytes on every run)."""
+    import math
+
+    import numpy as np
+
+    if isinstance(obj, dict):
+        return {k: json_ready(v, digits) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [json_ready(v, digits) for v in obj]
+    if isinstance(obj, np.bool_):
+        return bool(obj)
+    if isinstance(obj, np.integer):
+        return int(obj)
+    if isinstance(obj, float | np.floating):
+        return None if math.isnan(obj) else round(float(obj), digits)
+    return obj
+
+
 def write_json(obj: object, path: Path) -> None:
     path.write_text(json.dumps(obj, ensure_ascii=False, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     Path(path).chmod(FILE_MODE)

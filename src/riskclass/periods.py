@@ -37,12 +37,17 @@ def month_end(month: str) -> date:
     return pd.Period(check_month(month), freq="M").end_time.date()
 
 
+def add_months(month: str, k: int) -> str:
+    """The month ``k`` months after ``month`` (before it for negative ``k``)."""
+    return str(pd.Period(check_month(month), freq="M") + k)
+
+
 def previous_month(month: str) -> str:
-    return str(pd.Period(check_month(month), freq="M") - 1)
+    return add_months(month, -1)
 
 
 def next_month(month: str) -> str:
-    return str(pd.Period(check_month(month), freq="M") + 1)
+    return add_months(month, 1)
 
 
 def months_between(first: str, last: str) -> list[str]:

@@ -23,6 +23,8 @@ CJK_FONTS = (
     "SimHei",
     "PingFang SC",
 )
+# one colour per class in every chart, A (low risk) green … D (high) red
+CLASS_COLOURS = {"A": "#2e7d32", "B": "#1f6fb4", "C": "#f08c00", "D": "#c62828"}
 HTML_FONT_STACK = '"Noto Sans CJK SC","Microsoft YaHei","PingFang SC",sans-serif'
 TEMPLATE_DIR = Path(__file__).parent / "resources" / "nbconvert"
 # a reference that makes a browser fetch something: a script, style sheet, image, frame or CSS import

@@ -19,9 +19,9 @@ from riskclass import codes
 from riskclass.classify.report import CLASS_NAMES, TYPE_NAMES
 from riskclass.codes import CLASSES
 from riskclass.records import Record
+from riskclass.reporting import CLASS_COLOURS
 
 # one colour per class wherever a class is drawn: green (low risk) → blue → orange → red (high risk)
-CLASS_COLOURS = {"A": "#2e7d32", "B": "#1f6fb4", "C": "#f08c00", "D": "#c62828"}
 NEW_OR_GONE = "—"  # the summary's key for entities new this month (row) or gone since last month (column)
 SCORE_BIN_WIDTH = 20  # points per histogram bar on the 0–1000 score (50 bars)
 # row shares on the diagonal are ~95 %: a power scale keeps the few per cent that move visible

@@ -28,7 +28,7 @@ from riskclass.classify.report import render_html, summarise
 from riskclass.io import write_parquet
 from riskclass.model.risk_model import RiskModel
 from riskclass.model.scoring import classes_from_scores, score_from_probability
-from riskclass.monitor.stability import STABILITY_FILE, month_stability
+from riskclass.monitor.stability import STABILITY_FILE, month_stability, sealed_month_frames
 from riskclass.records import Record
 
 REASON_CHUNK = 100_000
@@ -137,13 +137,7 @@ def write_stability(
     if "monitor" not in params:  # a record sealed before monitoring existed: it has no stability.json
         return None
     scores = pd.read_parquet(Path(folder) / "classes.parquet", columns=["uscc", "score"])
-    before = None
-    if previous is not None:
-        before = (
-            previous.month,
-            pd.read_parquet(previous.features_path),
-            pd.read_parquet(previous.classes_path, columns=["uscc", "score"]),
-        )
+    before = sealed_month_frames(previous)
     result = month_stability(month, frame, scores, model, model.profile, params["monitor"], before)
     (Path(folder) / STABILITY_FILE).write_bytes(_json_bytes(result))
     return result

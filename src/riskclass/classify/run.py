@@ -25,7 +25,7 @@ from riskclass.indicators import load_catalog
 from riskclass.indicators.builder import build_one
 from riskclass.io import sha256_file
 from riskclass.model.risk_model import RiskModel
-from riskclass.periods import check_in_window, previous_month, snapshot_date
+from riskclass.periods import add_months, check_in_window, previous_month, snapshot_date
 from riskclass.records import Record, RecordError, RecordStore, exclusive
 
 
@@ -97,12 +97,8 @@ def classify_with_history(p: dict, month: str) -> list[Outcome]:
     store = store_for(p)
     months = [month]
     if not store.sealed_months():
-        first = p["classify"]["first_month"]
-        for _ in range(p["classify"]["initial_history_months"] - 1):
-            earlier = previous_month(months[0])
-            if earlier < first:
-                break
-            months.insert(0, earlier)
+        history = [add_months(month, -k) for k in range(p["classify"]["initial_history_months"] - 1, -1, -1)]
+        months = [m for m in history[:-1] if m >= p["classify"]["first_month"]] + [month]
     reason = f"initial history: the first run of an empty store seals {months[0]}…{month}" if len(months) > 1 else ""
     return [classify_month(p, m, "monthly", reason if m != month else "") for m in months]
 

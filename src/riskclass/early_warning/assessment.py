@@ -19,12 +19,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from riskclass.early_warning.catalog import WarningCatalog
 from riskclass.early_warning.fire import WarningError, warnings_path
-from riskclass.io import write_json
+from riskclass.io import json_ready, write_json
 from riskclass.model.labels import adverse_events, label_window, truth_outcomes
 from riskclass.periods import snapshot_date
 from riskclass.records import RecordStore
@@ -150,20 +149,8 @@ def assess(p: dict, catalog: WarningCatalog) -> dict:
     table = measure(fired, population, catalog, float(p["warnings"]["weak_lift"]))
     result["population_entity_months"] = len(population)
     result["truth_available"] = bool(population["truth"].notna().any())
-    result["codes"] = {row.pop("code"): _clean(row) for row in table.to_dict(orient="records")}
+    result["codes"] = {row.pop("code"): json_ready(row, 4) for row in table.to_dict(orient="records")}
     return result
-
-
-def _clean(row: dict) -> dict:
-    out = {}
-    for k, v in row.items():
-        if isinstance(v, float | np.floating):
-            out[k] = None if np.isnan(v) else round(float(v), 4)
-        elif isinstance(v, np.integer):
-            out[k] = int(v)
-        else:
-            out[k] = v
-    return out
 
 
 def table_of(result: dict) -> pd.DataFrame:

@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from riskclass.codes import CLASSES
 from riskclass.early_warning.catalog import (
     RECORD_FIELDS,
     AddressScoring,
@@ -37,10 +38,10 @@ from riskclass.early_warning.catalog import (
 )
 from riskclass.indicators.catalog import load_catalog
 from riskclass.io import atomic_file, write_json, write_parquet
-from riskclass.periods import check_month, previous_month
+from riskclass.periods import add_months, check_month, previous_month
 from riskclass.records import RecordStore
 
-CLASS_RANK = {"A": 0, "B": 1, "C": 2, "D": 3}
+CLASS_RANK = {c: rank for rank, c in enumerate(CLASSES)}  # A = 0 … D = 3
 OUTPUT_COLUMNS = ["uscc", "month", "code", "name_zh", "severity", "severity_en", "evidence", "score", "class"]
 ADDRESS_DIR = "addresses"
 
@@ -193,12 +194,6 @@ def _read_classes(record) -> pd.DataFrame | None:
     return pd.read_parquet(record.classes_path, columns=["uscc", "score", "probability", "class"])
 
 
-def _months_back(month: str, k: int) -> str:
-    for _ in range(k):
-        month = previous_month(month)
-    return month
-
-
 def load_addresses(validated_dir: Path) -> pd.DataFrame:
     path = Path(validated_dir) / "entities.parquet"
     if not path.exists():
@@ -235,7 +230,7 @@ def compute_month(p: dict, month: str, catalog: WarningCatalog | None = None, ad
     records = {
         "month": record,
         "previous": store.current(previous_month(month)),
-        "three_back": store.current(_months_back(month, 3)),
+        "three_back": store.current(add_months(month, -3)),
     }
     fingerprint = _fingerprint(catalog, records, addresses)
     out_dir = Path(wp["out_dir"])

@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,7 +44,7 @@ import numpy as np
 import pandas as pd
 
 from riskclass.codes import CLASSES
-from riskclass.io import atomic_write_bytes
+from riskclass.io import atomic_write_bytes, json_ready
 from riskclass.model import evaluate
 from riskclass.model.labels import labels_for, random_draw_outcomes, truth_outcomes
 from riskclass.periods import check_month, month_end, snapshot_date
@@ -295,7 +294,7 @@ def backtest(p: dict, last_month: str | None = None) -> dict:
         class_rows += c
         calibration += cal
         alerts += a
-    return _clean(
+    return json_ready(
         {
             "snapshot_date": str(snapshot),
             "horizon_months": s.horizon,
@@ -312,7 +311,8 @@ def backtest(p: dict, last_month: str | None = None) -> dict:
             "calibration": calibration,
             "alerts": alerts,
             "skipped": skipped,
-        }
+        },
+        DIGITS,
     )
 
 
@@ -344,21 +344,6 @@ def summary(rows: list[dict], alerts: list[dict], months: list[str], skipped: li
         if aucs:
             out[f"min_judged_auc_{view}"] = min(aucs)
     return out
-
-
-def _clean(obj):
-    """Round floats, turn NaN / numpy scalars into plain JSON values."""
-    if isinstance(obj, dict):
-        return {k: _clean(v) for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [_clean(v) for v in obj]
-    if isinstance(obj, np.bool_):
-        return bool(obj)
-    if isinstance(obj, np.integer):
-        return int(obj)
-    if isinstance(obj, float | np.floating):
-        return None if math.isnan(obj) else round(float(obj), DIGITS)
-    return obj
 
 
 def write_report(result: dict, path: Path) -> Path:

@@ -18,7 +18,7 @@ from riskclass.io import write_json
 from riskclass.model.risk_model import RiskModel
 from riskclass.model.scoring import classes_from_scores
 from riskclass.monitor import drift
-from riskclass.monitor.stability import COMPARISONS, SCORE, STABILITY_FILE, month_stability
+from riskclass.monitor.stability import COMPARISONS, SCORE, STABILITY_FILE, month_stability, sealed_month_frames
 from riskclass.periods import previous_month
 from riskclass.records import Record, RecordError, RecordStore
 
@@ -44,17 +44,10 @@ def view(store: RecordStore, record: Record, mp: dict) -> MonthView:
     path = record.path / STABILITY_FILE
     if path.exists():
         return MonthView(record, model, json.loads(path.read_text(encoding="utf-8")), True)
-    previous = store.current(previous_month(record.month))
-    before = None
-    if previous is not None:
-        before = (previous.month, pd.read_parquet(previous.features_path), _scores(previous))
-    features = pd.read_parquet(record.features_path)
-    stability = month_stability(record.month, features, _scores(record), model, model.profile, mp, before)
+    before = sealed_month_frames(store.current(previous_month(record.month)))
+    _month, features, scores = sealed_month_frames(record)
+    stability = month_stability(record.month, features, scores, model, model.profile, mp, before)
     return MonthView(record, model, stability, False)
-
-
-def _scores(record: Record) -> pd.DataFrame:
-    return pd.read_parquet(record.classes_path, columns=["uscc", "score"])
 
 
 def monitor_params(p: dict) -> dict:

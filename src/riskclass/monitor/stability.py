@@ -238,6 +238,18 @@ def verdict(score_psi: float, csi: dict[str, float], weights: dict[str, float], 
     }
 
 
+def sealed_month_frames(record) -> tuple[str, pd.DataFrame, pd.DataFrame] | None:
+    """(month, indicator snapshot, scores) of a sealed record — the ``previous`` of ``month_stability`` (None for
+    no record)."""
+    if record is None:
+        return None
+    return (
+        record.month,
+        pd.read_parquet(record.features_path),
+        pd.read_parquet(record.classes_path, columns=["uscc", SCORE]),
+    )
+
+
 def month_stability(
     month: str,
     features: pd.DataFrame,

@@ -17,8 +17,8 @@ import yaml
 
 from riskclass import exports
 from riskclass.early_warning.fire import ADDRESS_DIR, load_addresses
-from riskclass.io import atomic_write_bytes, write_parquet
-from riskclass.monitor.backtest import _clean, elapsed_months
+from riskclass.io import atomic_write_bytes, json_ready, write_parquet
+from riskclass.monitor.backtest import DIGITS, elapsed_months
 from riskclass.periods import check_month, snapshot_date
 from riskclass.records import RecordStore
 from riskclass.regions import cells as C
@@ -122,7 +122,7 @@ def analyse(p: dict, month: str) -> dict:
         "trend_note": None if len(trend_months) >= 2 else "only one sealed month: no trend (needs two or more)",
     }
     return {
-        "summary": _clean(summary),
+        "summary": json_ready(summary, DIGITS),
         "tables": {
             "cells": cells,
             "trends": monthly,
