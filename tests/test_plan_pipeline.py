@@ -106,7 +106,7 @@ def default_city(params: dict, n: int = 39_300, seed: int = 0) -> pd.DataFrame:
 
     types = pick(sp["entity_type_shares"], n)
     sections = np.empty(n, dtype=object)
-    for t in set(types):
+    for t in sorted(set(types)):  # a fixed order: the draws must not depend on the hash seed
         sections[types == t] = pick(sp["section_shares"][t], int((types == t).sum()))
     classes = rng.choice(list(SCORE_BANDS), n, p=[0.60, 0.235, 0.106, 0.059])
     low, high = (np.array([SCORE_BANDS[k][j] for k in classes]) for j in (0, 1))
