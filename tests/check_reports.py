@@ -20,7 +20,7 @@ from pathlib import Path
 from riskclass.reporting import browser, external_references, has_code_cells, render
 
 # the notebooks whose executed copies managers read, each exported as reports/<name>.html by its dvc stage
-REPORT_NOTEBOOKS = ("30_validate", "40_classify", "50_policy", "60_monitor", "61_backtest", "62_warnings")
+REPORT_NOTEBOOKS = ("30_validate", "40_classify", "50_policy", "60_monitor", "61_backtest", "62_warnings", "63_regions")
 NOTEBOOK_REPORT = re.compile(r"^\d\d_")
 MIN_CHINESE_CHARS = 20  # a page of headings and labels has hundreds; fewer means the text did not come through
 _CJK = re.compile(r"[\u4e00-\u9fff]")

@@ -28,6 +28,7 @@ ENTRY = {
     "backtest": ["riskclass.monitor.backtest", "notebooks/61_backtest.ipynb", "riskclass.reporting"],
     "reminders": ["riskclass.reminders"],
     "monitor": ["riskclass.monitor.run", "notebooks/60_monitor.ipynb", "riskclass.reporting"],
+    "regions": ["riskclass.regions.run", "notebooks/63_regions.ipynb", "riskclass.reporting"],
 }
 
 

@@ -14,7 +14,7 @@ from riskclass.paths import MARKERS, NotInRepository, enter_repo_root, repo_root
 
 from conftest import ROOT
 
-NOTEBOOKS = ["10_indicators", "20_train", "30_validate", "40_classify", "50_policy", "61_backtest"]
+NOTEBOOKS = ["10_indicators", "20_train", "30_validate", "40_classify", "50_policy", "61_backtest", "63_regions"]
 
 
 def read(name: str) -> nbformat.NotebookNode:

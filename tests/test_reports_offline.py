@@ -164,6 +164,7 @@ def test_class_charts_match_the_sealed_summary(classify_world):
 
     matplotlib.use("Agg")
     from riskclass.classify import charts
+    from riskclass.regions import charts as region_charts
 
     use_cjk_font()
     p, _ = classify_world
@@ -188,6 +189,7 @@ def test_class_charts_match_the_sealed_summary(classify_world):
             charts.shares_by_entity_type(s),
             charts.transition_heatmap(s),
             charts.top_reasons_chart(s),
+            *region_charts.class_report_charts(view.classes, p["regions"]["tiles"], 30, "2026-09"),
         ]
     assert all(f is not None and f.axes for f in figures)
     # the bars of the class chart are the sealed counts (final classes first)
@@ -225,5 +227,8 @@ def test_every_manager_report_reads_offline(name, request):
     if name == "40_classify":
         dom = render(html)
         assert "月度企业信用风险分类报告" in dom and "类别迁移" in dom and "各县（市、区）" in dom
-        assert check.charts >= 7  # shares, scores, districts, entity types, transitions, overrides, reasons
+        # shares, scores, districts (bars, county map, county × section heat map), entity types, transitions,
+        # overrides, reasons
+        assert check.charts >= 9
+        assert "C、D类占比" in dom
         assert "classify_with_history" not in dom and "enter_repo_root" not in dom

@@ -357,7 +357,8 @@ def classify(
 
 
 PERIOD_FILE = Path("period.yaml")
-MONTHLY_STAGES = ("plan", "monitor", "backtest", "reminders")  # `riskclass run` reproduces these and what they need
+# `riskclass run` reproduces these and what they need
+MONTHLY_STAGES = ("plan", "monitor", "backtest", "regions", "reminders")
 
 
 @app.command()
@@ -416,7 +417,8 @@ def run(
     params: Path = typer.Option(Path("params.yaml"), help="parameters file"),
 ) -> None:
     """The scheduled monthly job: record the month in period.yaml, `dvc repro` its classes, warnings, monitoring,
-    back-test, reminders and next month's plan (exit code 10: classes written, the month's verdict is shifted)."""
+    back-test, regional analysis, reminders and next month's plan (exit code 10: classes written, the month's
+    verdict is shifted)."""
     import os
     import subprocess
 

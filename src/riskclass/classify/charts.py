@@ -35,7 +35,7 @@ class MonthView:
 
     month: str
     summary: dict  # report.json
-    classes: pd.DataFrame  # classes.parquet: uscc, score, model_class, class, override, district, entity_type …
+    classes: pd.DataFrame  # classes.parquet: uscc, score, model_class, class, override, district, section, entity_type
     bands: dict[str, float]  # params.json: lower score bound of each class
     override_rules: list[dict]  # params.json: id, name_zh, min_class …
 
@@ -44,7 +44,7 @@ def read_month(record: Record) -> MonthView:
     """The summary, classes and parameters sealed in ``record`` (nothing is recomputed)."""
     summary = json.loads((record.path / "report.json").read_text(encoding="utf-8"))
     used = json.loads((record.path / "params.json").read_text(encoding="utf-8"))
-    columns = ["uscc", "score", "model_class", "class", "override", "district", "entity_type"]
+    columns = ["uscc", "score", "model_class", "class", "override", "district", "section", "entity_type"]
     classes = pd.read_parquet(record.classes_path, columns=columns)
     return MonthView(record.month, summary, classes, dict(used["bands"]), list(used["overrides"]))
 

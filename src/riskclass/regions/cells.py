@@ -4,59 +4,15 @@ problem rates of random checks (IPW) and, in the synthetic city, the true risk."
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
-from riskclass import codes
-from riskclass.codes import CLASSES
 from riskclass.model.labels import labels_for, random_draw_outcomes
 from riskclass.plan.evaluate import ipw_rates
+from riskclass.regions.levels import LEVELS, LEVELS_BY_NAME, Level, cell_key, cell_label, composition
 from riskclass.regions.shrinkage import shrink_cells
-
-
-@dataclass(frozen=True)
-class Level:
-    name: str  # identifier used in the tables
-    keys: tuple[str, ...]  # entity columns defining a cell
-    parent: tuple[str, ...] | None  # None: the city; else the levels whose rates make the prior mean
-    name_zh: str
-
-
-LEVELS = (
-    Level("county", ("district",), None, "区县"),
-    Level("section", ("section",), None, "行业门类"),
-    Level("division", ("division",), None, "行业大类"),
-    Level("entity_type", ("entity_type",), None, "主体类型"),
-    # the prior mean is the product of the county's and the section's rates over the city's (both main effects,
-    # independence): only the county × section interaction is shrunk (docs/regions.md)
-    Level("county_section", ("district", "section"), ("county", "section"), "区县×行业门类"),
-)
-LEVELS_BY_NAME = {lv.name: lv for lv in LEVELS}
-
-
-def cell_names() -> dict[str, dict[str, str]]:
-    """Chinese names of the codes in each key column."""
-    return {
-        "district": codes.labels("divisions"),
-        "section": codes.labels("industry_sections"),
-        "entity_type": codes.labels("entity_types"),
-        "division": {},
-    }
-
-
-def cell_key(frame: pd.DataFrame, level: Level) -> pd.Series:
-    return frame[list(level.keys)].astype(str).agg("×".join, axis=1)
-
-
-def cell_label(frame: pd.DataFrame, level: Level) -> pd.Series:
-    names = cell_names()
-    parts = [frame[k].astype(str).map(lambda v, k=k: names[k].get(v, v)) for k in level.keys]
-    out = parts[0]
-    for part in parts[1:]:
-        out = out + "·" + part
-    return out
 
 
 def with_division(classes: pd.DataFrame, validated_dir: Path) -> pd.DataFrame:
@@ -66,20 +22,6 @@ def with_division(classes: pd.DataFrame, validated_dir: Path) -> pd.DataFrame:
     # an industry code is the section letter and 2–4 digits: the division is the first two digits
     division = out["industry_code"].fillna("").astype(str).str[1:3]
     return out.drop(columns="industry_code").assign(division=division)
-
-
-def composition(month_frame: pd.DataFrame, level: Level) -> pd.DataFrame:
-    """Per cell of the analysed month: entities, class shares, share of C + D, mean score."""
-    f = month_frame.assign(cell=cell_key(month_frame, level))
-    g = f.groupby("cell", sort=True)
-    out = g[list(level.keys)].first()
-    out["entities"] = g.size()
-    shares = pd.crosstab(f["cell"], f["class"], normalize="index").reindex(columns=list(CLASSES), fill_value=0.0)
-    for c in CLASSES:
-        out[f"share_{c}"] = shares[c]
-    out["share_CD"] = out["share_C"] + out["share_D"]
-    out["mean_score"] = g["score"].mean()
-    return out.reset_index()
 
 
 def vintage_units(
@@ -95,15 +37,34 @@ def vintage_units(
     return units, checks
 
 
-def true_risk(truth_dir: Path, vintage: str, elapsed: int) -> pd.Series | None:
-    """Synthetic city only: per entity, its mean true monthly violation probability over the elapsed window."""
+# the synthetic city's true risk of a cell, three ways (docs/regions.md "Validation against the truth"):
+TRUTHS = {
+    # primary: the entity's latent monthly risk of starting a violation, sigmoid(r[i,t]), over the window — what a
+    # cell's inspections will face, without the window's realized violation episodes
+    "latent": "true_latent",
+    # the time-invariant part: sigmoid(base risk) — section, type, capital, shell and unobserved effects
+    "structural": "true_structural",
+    # the realized violation probability of the window (persistence of the violations that happened included):
+    # the same realization the observed events come from, so it favours the raw rate
+    "realized": "true_realized",
+}
+
+
+def true_risk(truth_dir: Path, vintage: str, elapsed: int) -> pd.DataFrame | None:
+    """Synthetic city only: per entity (index uscc), the true risks of ``TRUTHS`` over the elapsed window."""
     path = Path(truth_dir) / "entity_month.parquet"
     if not path.exists():
         return None
     first = pd.Period(vintage, freq="M")
     window = [str(first + k) for k in range(1, elapsed + 1)]
-    t = pd.read_parquet(path, columns=["uscc", "month", "violation_prob"], filters=[("month", "in", window)])
-    return t.groupby("uscc")["violation_prob"].mean().rename("true_prob")
+    t = pd.read_parquet(
+        path, columns=["uscc", "month", "risk_logit", "violation_prob"], filters=[("month", "in", window)]
+    )
+    t = t.assign(latent=1.0 / (1.0 + np.exp(-t["risk_logit"].astype(float))))
+    out = t.groupby("uscc").agg(true_latent=("latent", "mean"), true_realized=("violation_prob", "mean"))
+    base = pd.read_parquet(Path(truth_dir) / "entities.parquet", columns=["uscc", "base_risk"]).set_index("uscc")
+    out["true_structural"] = 1.0 / (1.0 + np.exp(-base["base_risk"].astype(float).reindex(out.index)))
+    return out[list(TRUTHS.values())]
 
 
 def _ipw_by_cell(checks: pd.DataFrame) -> pd.DataFrame:
@@ -121,7 +82,7 @@ def level_table(
     month_frame: pd.DataFrame,
     units: pd.DataFrame,
     checks: pd.DataFrame,
-    truth: pd.Series | None,
+    truth: pd.DataFrame | None,
     parents: dict[str, pd.DataFrame],
     level_ci: float,
     rho_min: float,
@@ -138,17 +99,20 @@ def level_table(
     table["ipw_n_eff"] = table["ipw_n_eff"].fillna(0.0)
     table["ipw_x"] = table["ipw_rate"].fillna(0.0) * table["ipw_n_eff"]
     if truth is not None:
-        table["true_risk"] = u.merge(truth, left_on="uscc", right_index=True).groupby("cell")["true_prob"].mean()
+        true_means = u.merge(truth, left_on="uscc", right_index=True).groupby("cell")[list(TRUTHS.values())].mean()
+        table = table.join(true_means)
     table = table.reset_index()
     city_rate = float(units["y"].mean())
-    city_ipw = _city_ipw(checks)
+    city_ipw, city_n_eff = _city_ipw(checks)
     if level.parent is None:
-        event_parent, ipw_parent = city_rate, city_ipw
+        event_parent, event_n, ipw_parent, ipw_n = city_rate, len(units), city_ipw, city_n_eff
     else:
-        event_parent = _main_effects(table, level.parent, parents, "event_raw", city_rate)
-        ipw_parent = _main_effects(table, level.parent, parents, "ipw_shrunk", city_ipw)
-    table, m_event = shrink_cells(table, "events", "vintage_entities", event_parent, level_ci, rho_min, "event_")
-    table, m_ipw = shrink_cells(table, "ipw_x", "ipw_n_eff", ipw_parent, level_ci, rho_min, "ipw_")
+        event_parent, event_n = _main_effects(table, level.parent, parents, "event_raw", "vintage_entities", city_rate)
+        ipw_parent, ipw_n = _main_effects(table, level.parent, parents, "ipw_shrunk", "ipw_n_eff", city_ipw)
+    table, m_event = shrink_cells(
+        table, "events", "vintage_entities", event_parent, level_ci, rho_min, "event_", parent_n=event_n
+    )
+    table, m_ipw = shrink_cells(table, "ipw_x", "ipw_n_eff", ipw_parent, level_ci, rho_min, "ipw_", parent_n=ipw_n)
     table = table.drop(columns=["ipw_raw"]).rename(columns={"ipw_rate": "ipw_raw"})
     keys = list(level.keys)
     table = comp.reset_index(drop=True).merge(table.drop(columns="cell"), on=keys, how="outer", sort=True)
@@ -162,27 +126,34 @@ def level_table(
     }
 
 
-def _main_effects(table: pd.DataFrame, levels: tuple[str, ...], parents: dict, column: str, city: float) -> pd.Series:
-    """city × Π (parent rate / city) per cell: the rate if the parents' effects combined independently."""
+def _main_effects(
+    table: pd.DataFrame, levels: tuple[str, ...], parents: dict, column: str, size: str, city: float
+) -> tuple[pd.Series, pd.Series]:
+    """city × Π (parent rate / city) per cell — the rate if the parents' effects combined independently — and the
+    observations behind it (the smallest parent's ``size``: the least certain factor bounds the prior's strength)."""
     rate = pd.Series(city, index=table.index)
+    behind = pd.Series(np.inf, index=table.index)
     for name in levels:
-        par = parents[name].assign(_k=cell_key(parents[name], LEVELS_BY_NAME[name])).set_index("_k")[column]
-        rate = rate * (cell_key(table, LEVELS_BY_NAME[name]).map(par).fillna(city) / city)
-    return rate.clip(1e-6, 1 - 1e-6)
+        par = parents[name].assign(_k=cell_key(parents[name], LEVELS_BY_NAME[name])).set_index("_k")
+        key = cell_key(table, LEVELS_BY_NAME[name])
+        rate = rate * (key.map(par[column]).fillna(city) / city)
+        behind = np.minimum(behind, key.map(par[size]).fillna(0.0).astype(float))
+    return rate.clip(1e-6, 1 - 1e-6), behind
 
 
-def _city_ipw(checks: pd.DataFrame) -> float:
+def _city_ipw(checks: pd.DataFrame) -> tuple[float, float]:
+    """The city's Hájek problem rate of random checks and its Kish effective number of checks."""
     if checks.empty:
-        return float("nan")
+        return float("nan"), 0.0
     w = 1.0 / checks["inclusion_prob"]
-    return float((w * checks["problem"]).sum() / w.sum())
+    return float((w * checks["problem"]).sum() / w.sum()), float(w.sum() ** 2 / (w**2).sum())
 
 
 def all_levels(
     month_frame: pd.DataFrame,
     units: pd.DataFrame,
     checks: pd.DataFrame,
-    truth: pd.Series | None,
+    truth: pd.DataFrame | None,
     level_ci: float,
     rho_min: float,
 ) -> tuple[pd.DataFrame, dict]:
@@ -198,15 +169,15 @@ def all_levels(
     return stacked, priors
 
 
-def spearman(table: pd.DataFrame, estimate: str, small_below: int) -> dict:
-    """Rank correlation of an estimate with the true risk, all cells and cells under ``small_below`` entities."""
+def spearman(table: pd.DataFrame, estimate: str, small_below: int, truth: str) -> dict:
+    """Rank correlation of an estimate with a true risk, all cells and cells under ``small_below`` entities."""
     from scipy.stats import spearmanr
 
     def rho(t: pd.DataFrame) -> float | None:
-        t = t.dropna(subset=[estimate, "true_risk"])
+        t = t.dropna(subset=[estimate, truth])
         if len(t) < 3 or t[estimate].nunique() < 2:
             return None
-        return float(spearmanr(t[estimate], t["true_risk"]).statistic)
+        return float(spearmanr(t[estimate], t[truth]).statistic)
 
     small = table[table["vintage_entities"] < small_below]
     return {"all": rho(table), "small": rho(small), "n_all": len(table), "n_small": len(small)}

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 
 from riskclass.codes import CLASSES
-from riskclass.regions.cells import LEVELS_BY_NAME, cell_key, cell_label
+from riskclass.regions.levels import LEVELS_BY_NAME, cell_key, cell_label
 
 TREND_LEVELS = ("county", "section", "county_section")
 COLOURS = ("red", "yellow", "green")

@@ -23,6 +23,7 @@ from riskclass.periods import check_month, snapshot_date
 from riskclass.records import RecordStore
 from riskclass.regions import cells as C
 from riskclass.regions import recommend as R
+from riskclass.regions.levels import LEVELS
 
 TABLES = ("cells", "trends", "trend_slopes", "addresses", "hot_spots", "special")
 
@@ -82,17 +83,22 @@ def analyse(p: dict, month: str) -> dict:
 
     validation = None
     if truth is not None:
-        validation = {
-            lv.name: {
-                est: C.spearman(cells[cells["level"] == lv.name], col, rp["small_cell_entities"])
-                for est, col in (("raw", "event_raw"), ("shrunk", "event_shrunk"))
-            }
-            for lv in C.LEVELS
-        }
+        estimates = (("raw", "event_raw"), ("shrunk", "event_shrunk"))
         every = cells.drop_duplicates(["level", "cell"])
-        validation["all_levels"] = {
-            est: C.spearman(every, col, rp["small_cell_entities"])
-            for est, col in (("raw", "event_raw"), ("shrunk", "event_shrunk"))
+        validation = {
+            name: {
+                **{
+                    lv.name: {
+                        est: C.spearman(cells[cells["level"] == lv.name], col, rp["small_cell_entities"], column)
+                        for est, col in estimates
+                    }
+                    for lv in LEVELS
+                },
+                "all_levels": {
+                    est: C.spearman(every, col, rp["small_cell_entities"], column) for est, col in estimates
+                },
+            }
+            for name, column in C.TRUTHS.items()
         }
     summary = {
         "month": month,

@@ -13,6 +13,10 @@ has expectation 1 + (n_i − 1) ρ, where ρ = 1 / (M + 1) is the intra-cell cor
 with k cells and g fitted parent means (one degree of freedom each), clipped to [rho_min, 1). The posterior of
 p_i is Beta(α_i + x_i, β_i + n_i − x_i): mean (x_i + α_i) / (n_i + M) and an equal-tailed credible interval.
 A cell of 12 entities moves almost all the way to its parent; a cell of 5,000 keeps its own rate.
+
+The parent's rate is itself an estimate: a cell's strength is capped at the number of observations behind its
+parent (``parent_n``), so a prior is never more certain than the data it came from — without the cap a cell with
+no checks would get the parent's rate with an interval a fraction of a point wide.
 """
 
 from __future__ import annotations
@@ -36,9 +40,10 @@ def prior_strength(x: np.ndarray, n: np.ndarray, m: np.ndarray, groups: int, rho
 
 
 def shrink(
-    x: np.ndarray, n: np.ndarray, m: np.ndarray, strength: float, level: float
+    x: np.ndarray, n: np.ndarray, m: np.ndarray, strength: float | np.ndarray, level: float
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Posterior mean and equal-tailed ``level`` credible interval of each cell's rate."""
+    """Posterior mean and equal-tailed ``level`` credible interval of each cell's rate (``strength``: M, one for
+    all cells or one per cell)."""
     x, n, m = (np.asarray(a, dtype=float) for a in (x, n, m))
     a = m * strength + x
     b = (1 - m) * strength + n - x
@@ -47,23 +52,34 @@ def shrink(
 
 
 def shrink_cells(
-    cells: pd.DataFrame, x: str, n: str, parent: pd.Series | float, level: float, rho_min: float, prefix: str
+    cells: pd.DataFrame,
+    x: str,
+    n: str,
+    parent: pd.Series | float,
+    level: float,
+    rho_min: float,
+    prefix: str,
+    parent_n: pd.Series | float | None = None,
 ) -> tuple[pd.DataFrame, float]:
     """``cells`` with ``<prefix>raw``, ``<prefix>shrunk``, ``<prefix>low``, ``<prefix>high`` and the prior's M.
 
-    ``parent``: the parent rate per cell (a Series aligned to ``cells``) or one rate for all (the city).
+    ``parent``: the parent rate per cell (a Series aligned to ``cells``) or one rate for all (the city);
+    ``parent_n``: the observations behind it (cap of each cell's strength; None: the cells' total).
     """
     m = np.broadcast_to(np.asarray(parent, dtype=float), (len(cells),))
     groups = 1 if np.ndim(parent) == 0 else int(pd.Series(m).nunique())
     groups = min(groups, max(len(cells) - 1, 1))
     strength = prior_strength(cells[x], cells[n], m, groups, rho_min)
-    mean, low, high = shrink(cells[x], cells[n], m, strength, level)
+    cap = float(np.nansum(cells[n])) if parent_n is None else np.asarray(parent_n, dtype=float)
+    per_cell = np.minimum(strength, np.broadcast_to(cap, (len(cells),)))
+    mean, low, high = shrink(cells[x], cells[n], m, per_cell, level)
     with np.errstate(invalid="ignore", divide="ignore"):
         raw = np.where(cells[n] > 0, cells[x] / cells[n].where(cells[n] > 0, 1), np.nan)
     out = cells.assign(
         **{
             f"{prefix}raw": raw,
             f"{prefix}prior": m,
+            f"{prefix}strength": per_cell,
             f"{prefix}shrunk": mean,
             f"{prefix}low": low,
             f"{prefix}high": high,
