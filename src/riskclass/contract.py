@@ -460,7 +460,146 @@ PLANNING_TABLES: tuple[Table, ...] = (
     ),
 )
 
-ALL_TABLES: tuple[Table, ...] = TABLES + PLANNING_TABLES
+# 通用+专业 (domain.md §5): the registers and checks of the professional domains, read by the domain graders
+# (riskclass.domains). Optional in a snapshot like the planning tables: the general classes never read them.
+PROFESSIONAL_TABLES: tuple[Table, ...] = (
+    Table(
+        "food_licences",
+        "食品生产经营许可",
+        "professional",
+        "Food production and business licences with the holder's business kind, main food category, whether "
+        "it covers special foods (保健食品, 婴幼儿配方食品, 特殊医学用途配方食品) and its static risk level Ⅰ–Ⅳ.",
+        (
+            Column("licence_id", "key", "许可证编号"),
+            _uscc(),
+            Column("business_kind", "code", "主体业态", codes="food_business_kinds"),
+            Column("food_category", "code", "主要食品类别", codes="food_categories"),
+            Column("special_food", "bool", "特殊食品"),
+            Column("static_risk_level", "code", "静态风险等级", codes="static_risk_levels"),
+            Column("issue_date", "date", "发证日期"),
+            Column("expiry_date", "date", "有效期至", required=False, future_ok=True),
+            Column("revoked_date", "date", "注销或吊销日期", required=False),
+        ),
+        key=("licence_id",),
+        date_order=(("issue_date", "expiry_date"), ("issue_date", "revoked_date")),
+        optional_file=True,
+    ),
+    Table(
+        "food_sampling",
+        "食品安全抽检",
+        "professional",
+        "Food safety sampling (食品安全监督抽检): one row per sample with its result 合格 / 不合格.",
+        (
+            Column("sample_id", "key", "抽样单编号"),
+            _uscc("the entity the sample was taken from"),
+            Column("sample_date", "date", "抽样日期"),
+            Column("food_category", "code", "食品类别", codes="food_categories"),
+            Column("result", "code", "检验结论", codes="sampling_results"),
+        ),
+        key=("sample_id",),
+        optional_file=True,
+    ),
+    Table(
+        "food_inspections",
+        "食品安全监督检查",
+        "professional",
+        "Routine food safety inspections (日常监督检查) of licence holders: 符合 / 基本符合 / 不符合.",
+        (
+            Column("inspection_id", "key", "检查记录编号"),
+            _uscc(),
+            Column("inspection_date", "date", "检查日期"),
+            Column("result", "code", "检查结果", codes="compliance_results"),
+        ),
+        key=("inspection_id",),
+        optional_file=True,
+    ),
+    Table(
+        "drug_retail_licences",
+        "药品经营许可（零售）",
+        "professional",
+        "Retail pharmacy licences with the licensed scope (一类 OTC only, 二类, 三类).",
+        (
+            Column("licence_id", "key", "许可证编号"),
+            _uscc(),
+            Column("scope", "code", "经营范围分类", codes="drug_retail_scopes"),
+            Column("issue_date", "date", "发证日期"),
+            Column("expiry_date", "date", "有效期至", required=False, future_ok=True),
+            Column("revoked_date", "date", "注销或吊销日期", required=False),
+        ),
+        key=("licence_id",),
+        date_order=(("issue_date", "expiry_date"), ("issue_date", "revoked_date")),
+        optional_file=True,
+    ),
+    Table(
+        "pharmacy_inspections",
+        "药品零售监督检查",
+        "professional",
+        "Inspections of retail pharmacies (GSP 监督检查) with the result and the number of serious defects.",
+        (
+            Column("inspection_id", "key", "检查记录编号"),
+            _uscc(),
+            Column("inspection_date", "date", "检查日期"),
+            Column("result", "code", "检查结果", codes="compliance_results"),
+            Column("serious_defects", "int", "严重缺陷项数", min=0),
+        ),
+        key=("inspection_id",),
+        optional_file=True,
+    ),
+    Table(
+        "special_equipment",
+        "特种设备使用登记",
+        "professional",
+        "The special-equipment register: each registered unit, its type, year of manufacture, whether it "
+        "serves a public-gathering venue (公众聚集场所) and when it left service.",
+        (
+            Column("equipment_id", "key", "使用登记证编号"),
+            _uscc("the user of the equipment (使用单位)"),
+            Column("equipment_type", "code", "设备种类", codes="equipment_types"),
+            Column("manufacture_year", "int", "制造年份", min=1950),
+            Column("register_date", "date", "登记日期"),
+            Column("public_venue", "bool", "公众聚集场所"),
+            Column("retired_date", "date", "停用或注销日期", required=False),
+        ),
+        key=("equipment_id",),
+        date_order=(("register_date", "retired_date"),),
+        optional_file=True,
+    ),
+    Table(
+        "equipment_inspections",
+        "特种设备定期检验",
+        "professional",
+        "Periodic inspections (定期检验) of registered special equipment; the next one falls due after the "
+        "type's interval (domains/special_equipment.yaml), so an overdue inspection is known at any date.",
+        (
+            Column("inspection_id", "key", "检验报告编号"),
+            Column("equipment_id", "key", "使用登记证编号"),
+            _uscc(),
+            Column("inspection_date", "date", "检验日期"),
+            Column("result", "code", "检验结论", codes="equipment_inspection_results"),
+        ),
+        key=("inspection_id",),
+        references=(("equipment_id", "special_equipment", "equipment_id"),),
+        optional_file=True,
+    ),
+    Table(
+        "equipment_accidents",
+        "特种设备事故",
+        "professional",
+        "Special-equipment accidents (特种设备事故) by level.",
+        (
+            Column("accident_id", "key", "事故编号"),
+            Column("equipment_id", "key", "使用登记证编号"),
+            _uscc(),
+            Column("accident_date", "date", "事故日期"),
+            Column("level", "code", "事故等级", codes="accident_levels"),
+        ),
+        key=("accident_id",),
+        references=(("equipment_id", "special_equipment", "equipment_id"),),
+        optional_file=True,
+    ),
+)
+
+ALL_TABLES: tuple[Table, ...] = TABLES + PLANNING_TABLES + PROFESSIONAL_TABLES
 
 # What the inspection platform returns for one of our plans (`riskclass results ingest`); accepted rows
 # become `inspections` records with the draw and inclusion probability the plan recorded.
@@ -489,6 +628,7 @@ FAMILIES = {
     "relationship": "关联关系信息",
     "social": "社会评价信息",
     "planning": "双随机抽查配置（一单两库）",
+    "professional": "专业领域监管信息（食品、药品、特种设备）",
 }
 
 

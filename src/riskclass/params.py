@@ -291,6 +291,32 @@ class Planning(_Model):
     conflicts_per_inspector: NonNeg
 
 
+class CheckRisk(_Model):
+    intercept: float
+    risk_slope: NonNeg
+    violation_lift: NonNeg
+
+
+class ProfessionalCheckRisk(_Model):
+    food: CheckRisk
+    drug_retail: CheckRisk
+    special_equipment: CheckRisk
+
+
+class Professional(_Model):
+    """The professional domains of the synthetic city (synth/professional.py)."""
+
+    check_risk: ProfessionalCheckRisk
+    food_sampling_rate: NonNeg
+    food_inspection_rate: NonNeg
+    pharmacy_inspection_rate: NonNeg
+    basically_compliant_share: Prob
+    equipment_per_user: NonNeg
+    public_venue_share: Prob
+    equipment_on_time_prob: Prob
+    accident_rate: Prob
+
+
 class HighTech(_Model):
     CIM: Prob  # enterprises of sections C, I and M
     other: Prob
@@ -388,6 +414,7 @@ class Synth(_Model):
     events: Events
     inspections: Inspections
     planning: Planning
+    professional: Professional
     formats: Annotated[dict[str, TableFormat], AfterValidator(_formats)]
 
     @model_validator(mode="after")

@@ -27,6 +27,7 @@ from riskclass.synth.export import (
 )
 from riskclass.synth.licences import licence_records
 from riskclass.synth.planning import check_items, conflicts, inspectors
+from riskclass.synth.professional import generate as professional_tables
 from riskclass.synth.simulate import EVENT_TABLES, NAT, CitySimulation
 
 
@@ -160,10 +161,16 @@ def generate(
         tables["inspectors"] = inspectors(plan_rng, entities, sp["planning"], snapshot)
         alive = entities_df.loc[entities_df["status"] == "active", "uscc"].to_numpy()
         tables["inspector_conflicts"] = conflicts(plan_rng, tables["inspectors"], alive, sp["planning"], snapshot)
+        # the professional domains draw from their own streams after the simulation, so nothing above depends on them
+        prof, domain_truth = professional_tables(seed, reg, sim, cal, tables["licences"], sp["professional"])
+        tables.update(prof)
+        prof_rng = np.random.default_rng([seed, 8])
         for table in contract.ALL_TABLES:
             fmt = {**sp["formats"]["default"], **sp["formats"].get(table.name, {})}
             text = render(tables[table.name], table, fmt)
-            table_rng = rng if table in contract.TABLES else plan_rng
+            table_rng = (
+                rng if table in contract.TABLES else prof_rng if table in contract.PROFESSIONAL_TABLES else plan_rng
+            )
             text, log = corrupt(text, table, fmt, sp["corruption_rate"], snapshot, table_rng)
             if table.name == "entities":
                 registry = _export_registry(tables["entities"], text, log, city)
@@ -218,5 +225,6 @@ def generate(
             ),
             truth / "entities.parquet",
         )
+        write_parquet(domain_truth, truth / "domain_month.parquet")
         write_json(summary, scratch / "summary.json")
     return summary
