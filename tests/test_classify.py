@@ -93,6 +93,10 @@ def test_every_entity_gets_score_classes_reasons_and_version(world):
     assert sorted(f.name for f in record.path.iterdir()) == sorted(
         [
             "classes.parquet",
+            "domain_grades.parquet",
+            "domain_inputs.parquet",
+            "domain_summary.json",
+            "domain_tables.json",
             "features.parquet",
             "indicators.yaml",
             "manifest.json",

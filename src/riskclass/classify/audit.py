@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import platform
+import shutil
 import tempfile
 from dataclasses import dataclass, field
 from functools import cache
@@ -31,7 +32,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from riskclass import contract
+from riskclass import contract, domains
 from riskclass.classify.outputs import OUTPUT_FILES, write_outputs, write_stability
 from riskclass.indicators import load_catalog
 from riskclass.inspections import feedback_files
@@ -98,9 +99,12 @@ def build_manifest(
     params: dict,
     catalog_sha256: str,
     previous: Record | None,
+    domain_sources: dict[str, str] | None = None,
 ) -> dict:
-    """The manifest of the record being written in ``folder`` (every other file must be in place)."""
-    return {
+    """The manifest of the record being written in ``folder`` (every other file must be in place);
+    ``domain_sources``: hashes of the validated files the domain inputs were read from (records with domain grades).
+    """
+    manifest = {
         "record": {"month": month, "revision": revision, "kind": kind, "reason": reason},
         "files": files_sha(folder),
         "inputs": inputs,
@@ -119,6 +123,9 @@ def build_manifest(
             else None
         ),
     }
+    if domain_sources is not None:
+        manifest["domain_sources"] = domain_sources
+    return manifest
 
 
 def write_manifest(folder: Path, manifest: dict) -> None:
@@ -310,6 +317,11 @@ def reproduce(p: dict, month: str, revision: int | None = None) -> AuditResult:
             result.problems.append(f"{record.label}: the month could not be recomputed ({type(exc).__name__}: {exc})")
         else:
             names = [*OUTPUT_FILES, STABILITY_FILE] if STABILITY_FILE in manifest["files"] else OUTPUT_FILES
+            if domains.GRADES_FILE in manifest["files"]:  # sealed with domain grades: regrade from its own inputs
+                for name in (domains.INPUTS_FILE, domains.TABLES_FILE):
+                    shutil.copyfile(record.path / name, Path(tmp) / name)
+                domains.write_grades(Path(tmp), month)
+                names = [*names, domains.GRADES_FILE, domains.SUMMARY_FILE]
             for name in names:
                 if sha256_file(Path(tmp) / name) != manifest["files"][name]:
                     result.problems.append(f"{record.label}: recomputed {name} differs from the sealed one")
@@ -320,7 +332,27 @@ def reproduce(p: dict, month: str, revision: int | None = None) -> AuditResult:
     else:
         result.notes.extend(f"(no effect on the bytes) {c}" for c in causes)
     _rebuild_indicators(p, record, catalog, result)
+    _rebuild_domain_inputs(p, record, result)
     return result
+
+
+def _rebuild_domain_inputs(p: dict, record: Record, result: AuditResult) -> None:
+    """Where the domain sources and the indicator snapshot are those the record read, rebuild its domain inputs."""
+    recorded = record.manifest.get("domain_sources")
+    if recorded is None:  # sealed before the domain graders existed
+        return
+    validated = Path(p["features"]["validated_dir"])
+    current = domains.source_files(validated)
+    if set(current) != set(recorded) or any(sha256_file(current[n]) != h for n, h in recorded.items()):
+        result.notes.append(
+            f"{record.label}: the domain sources have moved on since sealing; domain inputs used as stored"
+        )
+        return
+    features = pd.read_parquet(record.features_path)
+    with tempfile.TemporaryDirectory(prefix="riskclass-reproduce-") as tmp:
+        domains.seal_inputs(Path(tmp), validated, record.month, features)
+        if sha256_file(Path(tmp) / domains.INPUTS_FILE) != record.manifest["files"][domains.INPUTS_FILE]:
+            result.problems.append(f"{record.label}: domain inputs rebuilt from the same validated data differ")
 
 
 def _rebuild_indicators(p: dict, record: Record, catalog, result: AuditResult) -> None:

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from riskclass import domains
 from riskclass.classify.audit import build_manifest, input_files, write_manifest
 from riskclass.classify.outputs import used_params, write_outputs, write_stability
 from riskclass.indicators import load_catalog
@@ -136,6 +137,9 @@ def _classify_into(
         staging, frame, model, params, month, catalog, pd.read_parquet(previous.classes_path) if previous else None
     )
     write_stability(staging, month, frame, model, params, previous)
+    # 通用+专业: the domain grades of the month, from the same snapshot and the classes just computed
+    domains.seal_inputs(staging, Path(fp["validated_dir"]), month, frame)
+    domains.write_grades(staging, month)
     revision = store.next_revision(month)
     manifest = build_manifest(
         staging,
@@ -153,6 +157,7 @@ def _classify_into(
         params=params,
         catalog_sha256=catalog.sha256,
         previous=previous,
+        domain_sources={n: sha256_file(f) for n, f in domains.source_files(Path(fp["validated_dir"])).items()},
     )
     write_manifest(staging, manifest)
     return summary, store.seal(month, staging, kind, reason, by)

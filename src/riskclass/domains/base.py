@@ -104,9 +104,10 @@ class PointsTable(_Model):
         for ind in self.indicators:
             if ind.component not in self.components:
                 problems.append(f"{ind.id}: unknown component {ind.component!r} (have {sorted(self.components)})")
-        if self.bands is not None:
-            if list(self.bands) != ["A", "B", "C"] or list(self.bands.values()) != sorted(self.bands.values()):
-                problems.append("bands must give increasing upper bounds for A, B and C (above C: D)")
+        if self.bands is not None and (
+            list(self.bands) != ["A", "B", "C"] or list(self.bands.values()) != sorted(self.bands.values())
+        ):
+            problems.append("bands must give increasing upper bounds for A, B and C (above C: D)")
         if (self.bands is None) == (self.matrix is None):
             problems.append("give exactly one of bands (points → grade) or matrix (group × general class)")
         if self.matrix is not None:
