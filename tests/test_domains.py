@@ -52,7 +52,7 @@ def test_the_packaged_points_tables_load_and_food_adds_up_to_40_40_20():
 def test_a_broken_points_table_is_refused_naming_the_file_and_the_problem(edit, message):
     spec = points_table("food").model_dump(mode="json")
     edit(spec)
-    with pytest.raises(PointsTableError, match="food.yaml") as err:
+    with pytest.raises(PointsTableError, match=r"food\.yaml") as err:
         parse_table(spec, "food.yaml")
     assert message in str(err.value)
 
