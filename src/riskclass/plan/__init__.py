@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pandas as pd
 
+from riskclass import domains
 from riskclass.indicators import load_catalog
 from riskclass.io import sha256_file
 from riskclass.keys import current_key
-from riskclass.plan import strata
+from riskclass.plan import frequencies, strata
 from riskclass.plan.assign import inspector_columns
 from riskclass.plan.draw import DRAW_KEY_ENV
 from riskclass.plan.evaluate import history_strata, ipw_rates, random_checks_with_strata
@@ -52,12 +53,13 @@ def run_plan(p: dict, month: str, out_dir: Path | None = None, replace: bool = F
     plan_id = plan_id_for(pp, month, p["city"]["prefecture"])
     plan = make_plan(inputs, pp, plan_id, current_key(DRAW_KEY_ENV), stratum_rates=stratum_rates)
     summary = summarise(plan, class_rates, stratum_rates)
+    professional = _professional_items(store, inputs.classes_month, month, plan, summary, pp)
     out_dir = Path(out_dir or pp["out_dir"])
     plan_dir = out_dir / plan.plan_id
     stored = internal_files(plan_dir)
     if stored is not None:
         with tempfile.TemporaryDirectory() as tmp:
-            plan.differs = sorted(_differing_files(write_plan(plan, summary, Path(tmp)), plan_dir))
+            plan.differs = sorted(_differing_files(write_plan(plan, summary, Path(tmp), professional), plan_dir))
         if not plan.differs:
             plan.status = "unchanged"
             return plan, summary, plan_dir
@@ -65,8 +67,22 @@ def run_plan(p: dict, month: str, out_dir: Path | None = None, replace: bool = F
             plan.status = "kept"
             return plan, json.loads(stored[0].read_text(encoding="utf-8")), plan_dir
         _refuse_to_rewrite_used_plan(plan_dir, plan, Path(p["features"]["feedback_dir"]))
-    path = write_plan(plan, summary, out_dir)
+    path = write_plan(plan, summary, out_dir, professional)
     return plan, summary, path
+
+
+def _professional_items(
+    store: RecordStore, classes_month: str, month: str, plan: Plan, summary: dict, pp: dict
+) -> pd.DataFrame | None:
+    """The plan month's minimum-frequency items of the domain grades sealed with the classes month (none for a
+    record sealed before the domain graders); their compliance and capacity go into ``summary``."""
+    record = store.current(classes_month)
+    path = record.path / domains.GRADES_FILE if record else None
+    if path is None or not path.exists():
+        return None
+    grades = pd.read_parquet(path)
+    summary["professional"] = frequencies.summary(grades, month, plan.loads, pp["inspectors_per_check"])
+    return frequencies.month_items(grades, month)
 
 
 def _differing_files(fresh_dir: Path, published_dir: Path) -> dict[str, tuple[str, str]]:

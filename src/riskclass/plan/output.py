@@ -104,6 +104,7 @@ INTERNAL_XLSX = f"{INTERNAL_DIR}/plan_internal.xlsx"
 INCLUSION = f"{INTERNAL_DIR}/inclusion.parquet"
 STRATA = f"{INTERNAL_DIR}/strata.csv"
 SUMMARY = f"{INTERNAL_DIR}/summary.json"
+PROFESSIONAL_ITEMS = f"{INTERNAL_DIR}/professional_items.csv"  # minimum-frequency items of the domain grades
 PUBLIC_PLAN = f"{PUBLISH_DIR}/plan_public.csv"
 PUBLIC_XLSX = f"{PUBLISH_DIR}/plan_public.xlsx"
 RESULTS_TEMPLATE = f"{PUBLISH_DIR}/results_template.csv"
@@ -285,7 +286,8 @@ def read_internal_plan(path: Path) -> pd.DataFrame:
     return read_csv(path)
 
 
-def write_plan(plan: Plan, summary: dict, out_dir: Path) -> Path:
+def write_plan(plan: Plan, summary: dict, out_dir: Path, professional: pd.DataFrame | None = None) -> Path:
+    """Write the plan's folder; ``professional``: the month's professional items (plan/frequencies.py), if any."""
     target = Path(out_dir) / plan.plan_id
     checks = plan.checks[list(plan_columns(plan.checks))]
     summary_rows = pd.DataFrame(
@@ -348,6 +350,8 @@ def write_plan(plan: Plan, summary: dict, out_dir: Path) -> Path:
             title=INTERNAL_MARK,
             print_header=INTERNAL_MARK,
         )
+        if professional is not None:
+            write_csv(professional, scratch / PROFESSIONAL_ITEMS)
         write_parquet(plan.frame, scratch / INCLUSION)
         write_csv(plan.strata, scratch / STRATA)
         (scratch / SUMMARY).write_text(
