@@ -50,9 +50,10 @@ def test_professional_tables_follow_the_licences_and_the_domain_truth(small_city
     licences = pd.read_parquet(validated / "licences.parquet")
     food = pd.read_parquet(validated / "food_licences.parquet")
     # a food licence is a food licence of the general licence table, with its dates
-    general = licences.set_index("licence_id").loc[food["licence_id"]]
-    assert general["licence_type"].isin(["food_production", "food_business"]).all()
-    assert (general["issue_date"].to_numpy() == food["issue_date"].to_numpy()).all()
+    both = food.merge(licences, on="licence_id", suffixes=("", "_general"))
+    assert len(both) > 0.97 * len(food)  # the rest: one of the two rows was corrupted and quarantined
+    assert both["licence_type"].isin(["food_production", "food_business"]).all()
+    assert (both["issue_date"] == both["issue_date_general"]).mean() > 0.99
     # special foods are at level Ⅲ or Ⅳ, and every level occurs
     assert food.loc[food["special_food"], "static_risk_level"].isin(["3", "4"]).all()
     assert set(food["static_risk_level"]) == {"1", "2", "3", "4"}

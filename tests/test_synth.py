@@ -32,7 +32,8 @@ def test_every_quarantined_row_was_corrupted_on_purpose(small_city, small_city_i
     quarantine = pd.read_parquet(out / "quarantine.parquet")
     injected = pd.read_csv(small_city / "truth" / "corruptions.csv", dtype={"row": int})
     injected_rows = set(zip(injected["file"], injected["row"], strict=True))
-    direct = quarantine[quarantine["rule"] != "unknown_entity"]
+    # cascades: rows naming an entity, or a register row (equipment), that was itself quarantined
+    direct = quarantine[~quarantine["rule"].isin(["unknown_entity", "unknown_reference"])]
     assert set(zip(direct["file"], direct["row"], strict=True)) <= injected_rows
     caught = set(zip(quarantine["file"], quarantine["row"], strict=True))
     assert injected_rows <= caught
@@ -43,6 +44,8 @@ def test_every_quarantined_row_was_corrupted_on_purpose(small_city, small_city_i
     assert len(lost) <= (injected["table"] == "entities").sum()
     cascade = quarantine[quarantine["rule"] == "unknown_entity"]
     assert set(cascade["value"]) <= lost
+    units = set(pd.read_parquet(out / "special_equipment.parquet")["equipment_id"])
+    assert not set(quarantine.loc[quarantine["rule"] == "unknown_reference", "value"]) & units
     assert len(injected) > 0 and report["totals"]["reconciled"]
 
 
