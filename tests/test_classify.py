@@ -342,3 +342,44 @@ def test_the_first_run_of_an_empty_store_seals_the_initial_history_in_month_orde
     r["classify"].update(records_dir=str(root / "short"), head_file=str(root / "short_head.json"))
     r["classify"].update(first_month="2026-09", initial_history_months=12)
     assert [o.record.month for o in classify_with_history(r, "2026-09")] == ["2026-09"]
+
+
+def test_domain_grades_are_sealed_with_the_classes_and_reproduced_from_the_record(fork):
+    """通用+专业: each month's record carries the domain grades computed with its classes; the audit regrades them
+    from the record's own inputs and points tables; the plan turns them into professional items."""
+    from riskclass.plan import run_plan
+
+    p, _root = fork
+    record = store_of(p).current("2026-09")
+    grades = pd.read_parquet(record.path / "domain_grades.parquet")
+    classes = pd.read_parquet(record.classes_path).set_index("uscc")
+    assert set(grades["domain"]) == {"food", "drug_retail", "special_equipment"}
+    assert (grades["general_class"].to_numpy() == classes.loc[grades["uscc"], "class"].to_numpy()).all()
+    assert (grades.loc[grades["override"] != "", "grade"] == "D").all()
+    assert grades["reasons"].str.contains(r"\+\d").mean() > 0.9  # which points were scored
+    assert "validated/food_licences.parquet" in record.manifest["domain_sources"]
+    assert reproduce(p, "2026-09").problems == []
+    # a grade altered and every hash re-sealed is caught by the regrade
+    path = record.path / "domain_grades.parquet"
+    _rewrite(path, lambda f: f.loc.__setitem__((slice(None), "grade"), "A"))
+    manifest = record.manifest
+    manifest["files"]["domain_grades.parquet"] = sha256_file(path)
+    (record.path / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    assert any("domain_grades.parquet differs" in x for x in reproduce(p, "2026-09").problems)
+    # the next plan schedules the minimum frequencies of the grades sealed with its classes month
+    _plan, summary, plan_dir = run_plan(p, "2026-10")
+    items = pd.read_csv(plan_dir / "internal" / "professional_items.csv", encoding="utf-8-sig", dtype=str)
+    assert set(items["month"]) == {"10"} and items["uscc"].isin(grades["uscc"]).all()
+    assert summary["professional"]["domains"]["food"]["compliance"] == 1.0
+
+
+def test_a_record_sealed_without_domain_grades_verifies_and_reproduces(fork, monkeypatch):
+    """Records sealed before the domain graders existed have none of their files: nothing fails on them."""
+    import riskclass.classify.run as run_module
+
+    p, _root = fork
+    monkeypatch.setattr(run_module, "_domain_grades", lambda *args: None)
+    classify_month(p, "2026-10")
+    record = store_of(p).current("2026-10")
+    assert not (record.path / "domain_grades.parquet").exists() and "domain_sources" not in record.manifest
+    assert verify(p, "2026-10").problems == [] and reproduce(p, "2026-10").problems == []

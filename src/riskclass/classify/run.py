@@ -137,9 +137,7 @@ def _classify_into(
         staging, frame, model, params, month, catalog, pd.read_parquet(previous.classes_path) if previous else None
     )
     write_stability(staging, month, frame, model, params, previous)
-    # 通用+专业: the domain grades of the month, from the same snapshot and the classes just computed
-    domains.seal_inputs(staging, Path(fp["validated_dir"]), month, frame)
-    domains.write_grades(staging, month)
+    domain_sources = _domain_grades(staging, Path(fp["validated_dir"]), month, frame)
     revision = store.next_revision(month)
     manifest = build_manifest(
         staging,
@@ -157,10 +155,18 @@ def _classify_into(
         params=params,
         catalog_sha256=catalog.sha256,
         previous=previous,
-        domain_sources={n: sha256_file(f) for n, f in domains.source_files(Path(fp["validated_dir"])).items()},
+        domain_sources=domain_sources,
     )
     write_manifest(staging, manifest)
     return summary, store.seal(month, staging, kind, reason, by)
+
+
+def _domain_grades(staging: Path, validated: Path, month: str, frame: pd.DataFrame) -> dict[str, str]:
+    """通用+专业: seal the month's domain inputs and grades (from the same snapshot and the classes just computed);
+    return the hashes of the validated files they were read from."""
+    domains.seal_inputs(staging, validated, month, frame)
+    domains.write_grades(staging, month)
+    return {name: sha256_file(path) for name, path in domains.source_files(validated).items()}
 
 
 def write_head(store: RecordStore, path: Path) -> None:
