@@ -13,9 +13,9 @@ def credit_repairs(s: CityState, t: int) -> None:
     rng, cal, year = s.rng, s.cal, s.cal.year(t)
     ser = s.serious
     if len(ser):
-        ent = np.concatenate(ser._columns["entity"])
-        listed = np.concatenate(ser._columns["list_date"])
-        ids = np.concatenate(ser._columns["listing_id"])
+        ent = ser.column("entity")
+        listed = ser.column("list_date")
+        ids = ser.column("listing_id")
         old_enough = listed <= cal.month_start[t] - np.timedelta64(365, "D")
         hit = s.serious_open[ent] & old_enough & (rng.random(len(ent)) < s.ev["repair_serious_prob"])
         hit &= ~pd.Series(ent).duplicated(keep="last").to_numpy()
@@ -32,10 +32,10 @@ def credit_repairs(s: CityState, t: int) -> None:
             )
     pen = s.logs["penalties"]
     if len(pen):
-        ent = np.concatenate(pen._columns["entity"])
-        decided = np.concatenate(pen._columns["decision_date"])
-        cats = np.concatenate(pen._columns["penalty_category"])
-        ids = np.concatenate(pen._columns["decision_no"])
+        ent = pen.column("entity")
+        decided = pen.column("decision_date")
+        cats = pen.column("penalty_category")
+        ids = pen.column("decision_no")
         done = s.repaired_penalties
         eligible = np.isin(cats, ["warning", "fine"]) & (decided <= cal.month_start[t] - np.timedelta64(90, "D"))
         eligible &= ~np.isin(ids, list(done)) if done else True
