@@ -33,7 +33,6 @@ from riskclass.triggers.sources import (
     fire_triggers,
     read_legal_list,
     serious_listed,
-    triggered_entities,
 )
 
 TRIGGER_DIR = "triggers"
@@ -75,7 +74,8 @@ class _Sources:
 
 
 def month_warnings(p: dict, month: str) -> pd.DataFrame:
-    """The month's warnings with a code that triggers; the codes are checked against the warnings' manifest."""
+    """The month's warnings with a code that triggers and that the entity did not have the month before; the
+    codes are checked against the warnings' manifest."""
     tp = p["triggers"]
     path = warnings_path(p["warnings"]["out_dir"], month)
     if not tp["kinds"]["warning"]:
@@ -88,7 +88,13 @@ def month_warnings(p: dict, month: str) -> pd.DataFrame:
         raise TriggerError(
             f"triggers.warning_codes {unknown}: not codes of warnings.yaml ({path.with_suffix('.json')})"
         )
-    return pd.read_parquet(path, columns=["uscc", "code"])
+    fired = pd.read_parquet(path, columns=["uscc", "code"])
+    before = warnings_path(p["warnings"]["out_dir"], previous_month(month))
+    if before.exists():  # a warning that persists (a state such as huge capital, no staff) triggers once, when new
+        known = pd.read_parquet(before, columns=["uscc", "code"])
+        fired = fired.merge(known, on=["uscc", "code"], how="left", indicator=True)
+        fired = fired.loc[fired["_merge"] == "left_only", ["uscc", "code"]].reset_index(drop=True)
+    return fired
 
 
 def compute_month(

@@ -4,7 +4,8 @@
 Trigger kinds (domain.md §6; each can be switched off in ``params.yaml`` ``triggers.kinds``):
 
 - ``complaint``  a complaint or report (投诉举报) found substantiated, dated by its closing (when it is known);
-- ``warning``    an early warning (预警) of M whose code is in ``triggers.warning_codes`` (data/warnings/<M>.parquet);
+- ``warning``    an early warning (预警) of M whose code is in ``triggers.warning_codes`` (data/warnings/<M>.parquet)
+                 and that the entity did not have in M − 1 (a lasting state triggers once);
 - ``case_lead``  an inspection of M whose disposition transferred a case lead (移送案件线索);
 - ``legal``      a check a law or a superior authority requires (法律法规规定): a manual list the bureau keeps,
                  ``triggers.legal_file`` (CSV: uscc, basis, requested_date [, note]; validated, refused whole);
@@ -22,7 +23,7 @@ from riskclass import uscc as uscc_codes
 from riskclass.codes import CLASSES
 from riskclass.exports import read_csv
 
-KINDS = ("complaint", "warning", "case_lead", "legal", "worsening")
+KINDS = ("legal", "case_lead", "complaint", "warning", "worsening")  # also the order a short plan schedules them
 KIND_ZH = {
     "complaint": "投诉举报属实",
     "warning": "大数据预警",
