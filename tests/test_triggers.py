@@ -8,8 +8,9 @@ import pytest
 
 import plan_fixture as fx
 from riskclass.plan.planner import make_plan
+from riskclass.triggers.kinds import KINDS
 from riskclass.triggers.roster import categories_of, update_roster
-from riskclass.triggers.sources import KINDS, TriggerError, fire_triggers, read_legal_list, serious_listed
+from riskclass.triggers.sources import TriggerError, fire_triggers, read_legal_list, serious_listed
 
 TP = {
     "grace_months": 12,
@@ -40,7 +41,14 @@ def classes(**cls) -> pd.DataFrame:
 
 def test_categories_flag_or_industry_first_listed_wins():
     cat = categories_of(registry(), CATEGORIES)
-    assert cat.to_dict() == {"u1": "high_tech", "u2": "digital", "u3": "", "u4": "high_tech", "u5": "", "u6": "high_tech"}
+    assert cat.to_dict() == {
+        "u1": "high_tech",
+        "u2": "digital",
+        "u3": "",
+        "u4": "high_tech",
+        "u5": "",
+        "u6": "high_tech",
+    }
 
 
 def test_enrolment_takes_a_and_b_in_a_category_only():
@@ -94,7 +102,11 @@ def test_grace_end_renews_a_clean_member_and_returns_a_triggered_one_to_ordinary
     cls = classes(u1="A", u2="B", u3="A", u4="A")
     rows = update_roster("2026-06", prev, cls, cat, set(), {"u3"}, TP).set_index("uscc")
     assert rows.loc["u1", ["status", "grace_end", "triggers_in_grace"]].tolist() == ["renewed", "2027-06", 0]
-    assert rows.loc["u2", ["status", "reason", "barred_until"]].tolist() == ["grace_ended", "grace_triggered", "2026-12"]
+    assert rows.loc["u2", ["status", "reason", "barred_until"]].tolist() == [
+        "grace_ended",
+        "grace_triggered",
+        "2026-12",
+    ]
     assert rows.loc["u3", ["status", "triggers_in_grace"]].tolist() == ["grace_ended", 1]  # fired this month
     assert rows.loc["u4", ["status", "triggers_in_grace"]].tolist() == ["member", 0]
     exit_all = update_roster("2026-06", prev, cls, cat, set(), set(), {**TP, "on_grace_end": "exit"})

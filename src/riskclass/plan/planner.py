@@ -31,7 +31,7 @@ from riskclass.plan.draw import (
     fit_capacity,
     hash_keys,
 )
-from riskclass.triggers.sources import KINDS as TRIGGER_KINDS
+from riskclass.triggers.kinds import KINDS as TRIGGER_KINDS
 
 
 class PlanError(Exception):

@@ -26,9 +26,9 @@ from riskclass.inspections import load_inspections
 from riskclass.io import atomic_file, json_ready, sha256_file, write_json, write_parquet
 from riskclass.periods import check_month, previous_month
 from riskclass.records import RecordStore
+from riskclass.triggers.kinds import KINDS
 from riskclass.triggers.roster import ON_ROSTER, categories_of, update_roster
 from riskclass.triggers.sources import (
-    KINDS,
     TriggerError,
     fire_triggers,
     read_legal_list,

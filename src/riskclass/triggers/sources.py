@@ -22,15 +22,8 @@ import pandas as pd
 from riskclass import uscc as uscc_codes
 from riskclass.codes import CLASSES
 from riskclass.exports import read_csv
+from riskclass.triggers.kinds import KIND_ZH, KINDS
 
-KINDS = ("legal", "case_lead", "complaint", "warning", "worsening")  # also the order a short plan schedules them
-KIND_ZH = {
-    "complaint": "投诉举报属实",
-    "warning": "大数据预警",
-    "case_lead": "移送案件线索",
-    "legal": "法律法规规定",
-    "worsening": "信用风险分类等级下降",
-}
 TRIGGER_COLUMNS = ["uscc", "month", "kind", "kind_zh", "event_date", "evidence"]
 LEGAL_COLUMNS = ("uscc", "basis", "requested_date")
 RANK = {c: i for i, c in enumerate(CLASSES)}
