@@ -222,3 +222,22 @@ def test_triggered_checks_fit_the_capacity_legal_first():
     kinds = plan.checks.loc[plan.checks["draw_type"] == "triggered", "triggered_by"].value_counts()
     assert kinds.to_dict() == {"legal": 20, "case_lead": 10}
     assert len(plan.checks) == floors + 30
+
+
+def test_checks_made_on_the_roster_count_the_month_members_by_kind():
+    from riskclass.triggers.run import checks_on_roster
+
+    previous = pd.DataFrame({"uscc": ["m1", "m2", "gone"], "status": ["member", "enrolled", "removed"]})
+    inspections = pd.DataFrame(
+        {
+            "uscc": ["m1", "m1", "m2", "m2", "gone", "m1"],
+            "draw_type": ["triggered", "undirected", "directed", "undirected", "undirected", "undirected"],
+            "item_type": ["general", "general", "general", "key", "general", "general"],
+            "inspection_date": pd.to_datetime(
+                ["2026-06-02", "2026-06-30", "2026-06-10", "2026-06-11", "2026-06-12", "2026-07-01"]
+            ),
+        }
+    )
+    got = checks_on_roster(inspections, previous, "2026-06")
+    assert got == {"triggered": 1, "random_general": 2, "random_key": 1}
+    assert checks_on_roster(inspections, None, "2026-06") == {"triggered": 0, "random_general": 0, "random_key": 0}

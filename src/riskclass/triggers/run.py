@@ -33,6 +33,7 @@ from riskclass.triggers.sources import (
     fire_triggers,
     read_legal_list,
     serious_listed,
+    window,
 )
 
 TRIGGER_DIR = "triggers"
@@ -128,6 +129,25 @@ def compute_month(
     return rows, triggers
 
 
+def checks_on_roster(inspections: pd.DataFrame, previous: pd.DataFrame | None, month: str) -> dict:
+    """Inspections dated in ``month`` of the entities on the roster during it (the roster of the month before), by
+    kind: what was made, as the records (snapshot + feedback) know it now. Random checks of general items should be
+    0 once plans read the roster; before that, the figure says what the roster would have spared."""
+    members = set() if previous is None else set(previous.loc[previous["status"].isin(ON_ROSTER), "uscc"])
+    start, end = window(month)
+    done = inspections[
+        inspections["uscc"].isin(members).to_numpy()
+        & (inspections["inspection_date"] >= start).to_numpy()
+        & (inspections["inspection_date"] <= end).to_numpy()
+    ]
+    rnd = done["draw_type"].isin(["undirected", "directed"])
+    return {
+        "triggered": int((done["draw_type"] == "triggered").sum()),
+        "random_general": int((rnd & (done["item_type"] == "general")).sum()),
+        "random_key": int((rnd & (done["item_type"] == "key")).sum()),
+    }
+
+
 def month_summary(month: str, rows: pd.DataFrame, triggers: pd.DataFrame) -> dict:
     on = rows[rows["status"].isin(ON_ROSTER)]
     removed = rows[rows["status"] == "removed"]
@@ -192,6 +212,7 @@ def run_roster(p: dict, month: str, replace: bool = False) -> list[dict]:
         raise TriggerError(f"{month} is not sealed in {src.store.root}; run riskclass classify first")
     done, previous = [], None
     for m in months:
+        made = checks_on_roster(src.inspections, previous, m)
         rows, triggers = compute_month(p, m, previous, src)
         stored = read_month(out_dir, m)
         if stored is None:
@@ -207,7 +228,7 @@ def run_roster(p: dict, month: str, replace: bool = False) -> list[dict]:
             else:
                 rows, triggers = stored  # what the next plan was drawn from stays the record
                 summary = {**manifest, "status": "kept", "differs": differ}
-        done.append(summary)
+        done.append({**summary, "checks_made_on_roster": made})
         previous = rows
     write_metrics(tp["metrics"], done)
     return done
@@ -216,7 +237,15 @@ def run_roster(p: dict, month: str, replace: bool = False) -> list[dict]:
 def write_metrics(path: Path | str, months: list[dict]) -> None:
     """``reports/roster.json``: the last month in full, and the history month by month."""
     last = months[-1]
-    keys = ("roster", "enrolled", "removed", "grace_ended", "triggers_fired", "entities_triggered")
+    keys = (
+        "roster",
+        "enrolled",
+        "removed",
+        "grace_ended",
+        "triggers_fired",
+        "entities_triggered",
+        "checks_made_on_roster",
+    )
     figures = {
         **{k: v for k, v in last.items() if k not in ("files", "replaced", "status", "differs")},
         "triggered_checks_requested": last["entities_triggered"],  # one check per triggered entity, next plan
