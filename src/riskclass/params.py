@@ -2,8 +2,8 @@
 
 Every key of ``params.yaml`` is declared below, one pydantic model per section (``city``, ``synth``,
 ``ingest``, ``plan``, ``policy``, ``warnings``, ``features``, ``labels``, ``model``, ``score``, ``gates``,
-``registry``, ``classify``, ``backtest``, ``reminders``). Each model forbids unknown keys, so a misspelt key is
-refused instead of ignored.
+``registry``, ``classify``, ``backtest``, ``reminders``, ``triggers`` …). Each model forbids unknown keys, so a
+misspelt key is refused instead of ignored.
 Numbers are strict (the string ``"1.5"`` is not a number and ``1`` is not ``true``; an integer is
 accepted where a float is expected), months are ``YYYY-MM`` strings and codes (prefecture, districts)
 are strings. Rules that span keys (ratio ≥ floor, the order of the training months, shares summing
