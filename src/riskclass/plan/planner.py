@@ -158,7 +158,8 @@ def triggered_checks(
 
     Not a random draw: no inclusion probability (NaN), so IPW estimates never use them. An entity the random
     draws already check under the same item needs no second check. When the room is short, legal requirements
-    and case leads go first (the trigger order of ``triggers.sources.KINDS``), then a seeded random order."""
+    and case leads go first (the trigger order of ``triggers.kinds.KINDS``), then a seeded random order. The room is
+    reserved before the draw, so an entity found already drawn leaves its reserved check unused (one or two a month)."""
     if "triggered_by" not in e.columns or not item_id:
         return None, {}
     fired = e[e["triggered_by"] != ""]
