@@ -181,6 +181,9 @@ def test_roster_history_is_not_rewritten_silently_and_the_plan_keeps_the_roster_
     assert roster and summary["trigger_supervision"]["on_roster"] == len(roster)
     general = plan.checks[(plan.checks["item_type"] == "general") & (plan.checks["draw_type"] != "triggered")]
     assert not general["uscc"].isin(roster).any()
+    triggered = plan.checks[plan.checks["draw_type"] == "triggered"]
+    assert len(triggered) == summary["trigger_supervision"]["scheduled"] > 0  # the small city fires some
+    assert triggered["inclusion_prob"].isna().all() and (triggered["triggered_by"] != "").all()
     stored = {m: sha256_file(roster_path(out_dir, m)) for m in ("2026-08", "2026-09")}
     assert {m["status"] for m in run_roster(p, "2026-09")} == {"unchanged"}
     changed = copy.deepcopy(p)
