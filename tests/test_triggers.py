@@ -17,6 +17,7 @@ TP = {
     "on_grace_end": "renew_if_clean",
     "reenrol_wait_months": 6,
     "kinds": dict.fromkeys(KINDS, True),
+    "worsening_min_steps": 1,
     "warning_codes": ["EW.CMP.surge"],
 }
 CATEGORIES = [
@@ -163,6 +164,12 @@ def test_each_trigger_kind_fires_on_roster_members_within_the_month_only():
     ]
     off = fire_triggers("2026-06", subjects, {**TP, "kinds": {**TP["kinds"], "worsening": False}}, **_sources())
     assert "worsening" not in set(off["kind"])
+    two = fire_triggers("2026-06", subjects, {**TP, "worsening_min_steps": 2}, **_sources())
+    assert "worsening" not in set(two["kind"])  # s5 fell one step only
+    src = _sources()
+    src["classes"].loc[src["classes"]["uscc"] == "s5", "class"] = "C"
+    fell = fire_triggers("2026-06", subjects, {**TP, "worsening_min_steps": 2}, **src)
+    assert fell.loc[fell["kind"] == "worsening", ["uscc", "evidence"]].values.tolist() == [["s5", "A→C"]]
 
 
 def test_legal_list_validated_whole(tmp_path):

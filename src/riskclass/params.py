@@ -546,6 +546,7 @@ class Triggers(_Model):
     on_grace_end: Literal["renew_if_clean", "exit"]
     reenrol_wait_months: Count0
     kinds: TriggerKinds
+    worsening_min_steps: Annotated[int, Field(ge=1, le=3)] = Field(description="1: A→B counts; 2: A→C, B→D")
     warning_codes: list[Text]
     check_item: Text = Field(description="the item a triggered check is planned under (an active item id)")
 

@@ -9,7 +9,7 @@ Trigger kinds (domain.md §6; each can be switched off in ``params.yaml`` ``trig
 - ``case_lead``  an inspection of M whose disposition transferred a case lead (移送案件线索);
 - ``legal``      a check a law or a superior authority requires (法律法规规定): a manual list the bureau keeps,
                  ``triggers.legal_file`` (CSV: uscc, basis, requested_date [, note]; validated, refused whole);
-- ``worsening``  the class of M is worse than the class of M − 1 (分类等级下降).
+- ``worsening``  the class of M at least ``worsening_min_steps`` classes worse than the class of M − 1 (分类等级下降).
 """
 
 from __future__ import annotations
@@ -131,7 +131,8 @@ def fire_triggers(
         parts.append(_rows(lg, "legal", "requested_date", lg["basis"], month))
     if on["worsening"] and previous_classes is not None:
         both = classes[["uscc", "class"]].merge(previous_classes[["uscc", "class"]], on="uscc", suffixes=("", "_prev"))
-        worse = both[both["class"].map(RANK) > both["class_prev"].map(RANK)]
+        steps = both["class"].map(RANK) - both["class_prev"].map(RANK)
+        worse = both[steps >= int(tp["worsening_min_steps"])]
         parts.append(_rows(worse, "worsening", None, worse["class_prev"] + "→" + worse["class"], month))
     out = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=TRIGGER_COLUMNS)
     out = out[out["uscc"].isin(subjects)].copy()
