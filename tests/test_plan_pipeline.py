@@ -169,3 +169,29 @@ def test_a_default_city_plan_fits_the_default_directorys_capacity(params):
     assert s["unassigned"] <= 0.05 * s["checks"] and (plan.loads["assigned"] <= plan.loads["capacity"]).all()
     by_class = plan.checks.groupby("class").size() / e.groupby("class").size()
     assert by_class["A"] < by_class["B"] < by_class["C"] < by_class["D"]  # still differentiated after the shrink
+
+
+def test_roster_history_is_not_rewritten_silently_and_the_plan_keeps_the_roster_out_of_general_items(loop):
+    from riskclass.triggers.run import read_month, roster_path, run_roster
+
+    p, _root, plan, summary, _path = loop
+    out_dir = p["triggers"]["out_dir"]
+    rows, _triggers = read_month(out_dir, "2026-09")
+    roster = set(rows.loc[rows["status"].isin(["enrolled", "member", "renewed"]), "uscc"])
+    assert roster and summary["trigger_supervision"]["on_roster"] == len(roster)
+    general = plan.checks[(plan.checks["item_type"] == "general") & (plan.checks["draw_type"] != "triggered")]
+    assert not general["uscc"].isin(roster).any()
+    triggered = plan.checks[plan.checks["draw_type"] == "triggered"]
+    assert len(triggered) == summary["trigger_supervision"]["scheduled"] > 0  # the small city fires some
+    assert triggered["inclusion_prob"].isna().all() and (triggered["triggered_by"] != "").all()
+    stored = {m: sha256_file(roster_path(out_dir, m)) for m in ("2026-08", "2026-09")}
+    assert {m["status"] for m in run_roster(p, "2026-09")} == {"unchanged"}
+    changed = copy.deepcopy(p)
+    changed["triggers"]["categories"] = changed["triggers"]["categories"][:1]  # fewer categories: another roster
+    kept = run_roster(changed, "2026-09")
+    assert [m["status"] for m in kept] == ["kept", "kept"] and kept[0]["differs"]
+    assert {m: sha256_file(roster_path(out_dir, m)) for m in stored} == stored  # nothing rewritten
+    replaced = run_roster(changed, "2026-09", replace=True)
+    assert [m["status"] for m in replaced] == ["replaced", "replaced"]
+    assert replaced[0]["replaced"][0][roster_path(out_dir, "2026-08").name] == stored["2026-08"]
+    run_roster(p, "2026-09", replace=True)  # back to the fixture's roster for the other tests

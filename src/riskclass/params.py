@@ -2,8 +2,8 @@
 
 Every key of ``params.yaml`` is declared below, one pydantic model per section (``city``, ``synth``,
 ``ingest``, ``plan``, ``policy``, ``warnings``, ``features``, ``labels``, ``model``, ``score``, ``gates``,
-``registry``, ``classify``, ``backtest``, ``reminders``). Each model forbids unknown keys, so a misspelt key is
-refused instead of ignored.
+``registry``, ``classify``, ``backtest``, ``reminders``, ``triggers`` …). Each model forbids unknown keys, so a
+misspelt key is refused instead of ignored.
 Numbers are strict (the string ``"1.5"`` is not a number and ``1`` is not ``true``; an integer is
 accepted where a float is expected), months are ``YYYY-MM`` strings and codes (prefecture, districts)
 are strings. Rules that span keys (ratio ≥ floor, the order of the training months, shares summing
@@ -511,6 +511,46 @@ class Warnings(_Model):
     metrics: Text
 
 
+class TriggerCategory(_Model):
+    """A new-economy category of the roster: a registry flag column, industry-code prefixes, or both."""
+
+    id: Annotated[str, _matches(r"[a-z][a-z0-9_]*", "a lower-case identifier")]
+    name_zh: Text
+    flag: Literal["is_high_tech", "is_new_economy"] | None = None
+    industries: list[Annotated[str, _matches(r"[A-T][0-9]{0,4}", "a GB/T 4754 code prefix, e.g. I65")]] = []
+
+    @model_validator(mode="after")
+    def _something(self) -> TriggerCategory:
+        if not self.flag and not self.industries:
+            raise ValueError("a category needs a flag or industries")
+        return self
+
+
+class TriggerKinds(_Model):
+    complaint: bool
+    warning: bool
+    case_lead: bool
+    legal: bool
+    worsening: bool
+
+
+class Triggers(_Model):
+    """Trigger-based supervision (stage ``roster``, docs/trigger-supervision.md)."""
+
+    enabled: bool = Field(description="false: no roster; the plan draws everyone as before")
+    out_dir: Text
+    metrics: Text
+    legal_file: Text = Field(description="the bureau's list of checks required by law (CSV)")
+    categories: Annotated[list[TriggerCategory], Field(min_length=1)]
+    grace_months: Count = Field(description="包容期 in months from enrolment")
+    on_grace_end: Literal["renew_if_clean", "exit"]
+    reenrol_wait_months: Count0
+    kinds: TriggerKinds
+    worsening_min_steps: Annotated[int, Field(ge=1, le=3)] = Field(description="1: A→B counts; 2: A→C, B→D")
+    warning_codes: list[Text]
+    check_item: Text = Field(description="the item a triggered check is planned under (an active item id)")
+
+
 class Features(_Model):
     validated_dir: Text
     feedback_dir: Text
@@ -803,6 +843,7 @@ class Params(_Model):
     plan: Plan
     policy: Policy
     warnings: Warnings
+    triggers: Triggers
     features: Features
     labels: Labels
     model: ModelParams

@@ -58,6 +58,7 @@ PLAN_COLUMNS = {
     "department": "实施部门",
     "draw_type": "抽取方式",
     "directed_by": "定向条件",
+    "triggered_by": "触发原因",
     "inclusion_prob": "入样概率",
     # inspector_1 … inspector_k (k = plan.inspectors_per_check) follow, as 执法人员1 … 执法人员k
     "start_date": "开始日期",

@@ -29,7 +29,9 @@ from riskclass.plan.draw import (
     derive_seed,
     draw_n,
     fit_capacity,
+    hash_keys,
 )
+from riskclass.triggers.kinds import KINDS as TRIGGER_KINDS
 
 
 class PlanError(Exception):
@@ -40,12 +42,15 @@ class PlanError(Exception):
 class PlanInputs:
     month: str  # the plan month
     classes_month: str
-    entities: pd.DataFrame  # uscc, name, score, class, district, section, entity_type, food, drug, special_equipment, …
+    # uscc, name, score, class, district, section, entity_type, food, drug, special_equipment, …; with trigger-based
+    # supervision also on_roster (bool: no general random item) and triggered_by (fired trigger kinds, "" none)
+    entities: pd.DataFrame
     items: pd.DataFrame
     inspectors: pd.DataFrame
     conflicts: pd.DataFrame
     inspections: pd.DataFrame  # every inspection record known (for the cool-off)
     sources: dict[str, str] = field(default_factory=dict)  # input file → sha256
+    triggered_item: str | None = None  # the item a triggered check is planned under (params triggers.check_item)
 
 
 @dataclass
@@ -138,6 +143,48 @@ def directed_filter(entities: pd.DataFrame, spec: dict) -> np.ndarray:
     return ok
 
 
+def roster_excluded(entities: pd.DataFrame, item_type: str) -> np.ndarray:
+    """Entities on the trigger-supervision roster, left out of every random draw (undirected and directed) of a
+    general item; key items still draw them (不免抽)."""
+    if item_type != "general" or "on_roster" not in entities.columns:
+        return np.zeros(len(entities), dtype=bool)
+    return entities["on_roster"].to_numpy(dtype=bool)
+
+
+def triggered_checks(
+    e: pd.DataFrame, item_id: str | None, room: int, drawn: pd.DataFrame, seed: str
+) -> tuple[pd.DataFrame | None, dict]:
+    """The triggered checks (draw type ``triggered``) of the entities on which a trigger fired, at most ``room``.
+
+    Not a random draw: no inclusion probability (NaN), so IPW estimates never use them. An entity the random
+    draws already check under the same item needs no second check. When the room is short, legal requirements
+    and case leads go first (the trigger order of ``triggers.kinds.KINDS``), then a seeded random order. The room is
+    reserved before the draw, so an entity found already drawn leaves its reserved check unused (one or two a month)."""
+    if "triggered_by" not in e.columns or not item_id:
+        return None, {}
+    fired = e[e["triggered_by"] != ""]
+    already = fired["uscc"].isin(drawn.loc[drawn["item_id"] == item_id, "uscc"]).to_numpy()
+    due = fired[~already]
+    first_kind = due["triggered_by"].str.split(";").str[0].map({k: i for i, k in enumerate(TRIGGER_KINDS)})
+    order = pd.DataFrame({"kind": first_kind.to_numpy(), "key": hash_keys(seed, "triggered", due["uscc"].to_numpy())})
+    due = due.iloc[np.lexsort((order["key"].to_numpy(), order["kind"].to_numpy()))]
+    scheduled = due.iloc[: max(room, 0)]
+    out = scheduled[["uscc", "class", "stratum", "district", "triggered_by"]].copy()
+    out.insert(1, "item_id", item_id)
+    out["p_undirected"] = np.nan
+    out["p_directed"] = np.nan
+    out["inclusion_prob"] = np.nan
+    out["draw_type"] = "triggered"
+    out["directed_by"] = ""
+    counts = {
+        "entities_triggered": len(fired),
+        "already_drawn": int(already.sum()),
+        "scheduled": len(scheduled),
+        "deferred": len(due) - len(scheduled),
+    }
+    return out.reset_index(drop=True), counts
+
+
 def cooled_off(inputs: PlanInputs, pp: dict, start: pd.Timestamp) -> np.ndarray:
     """Entities checked within their class's ``cooloff_months`` before the plan starts (无事不扰)."""
     insp = inputs.inspections
@@ -166,7 +213,7 @@ def _strata(inputs: PlanInputs, pp: dict, cooled: np.ndarray, labels: np.ndarray
     for _, item in inputs.items.iterrows():
         base = applicable(e, item)
         item_masks[item["item_id"]] = base
-        candidates = base & ~cooled
+        candidates = base & ~cooled & ~roster_excluded(e, item["item_type"])
         sizes = np.array([(candidates & in_stratum[name]).sum() for name in names])
         annual = np.array([pp["ratios"][item["item_type"]][strata.stratum_class(name)] for name in names])
         floor_n, target, scaled, min_share = class_allocation(
@@ -261,6 +308,7 @@ def _draw_item(
     base: np.ndarray,
     members: dict,
     cooled: np.ndarray,
+    excluded: np.ndarray,
     seed: str,
 ) -> pd.DataFrame:
     """Every candidate of one item with the probability of each of its draws, combined, and the result."""
@@ -287,6 +335,7 @@ def _draw_item(
     sub = e.loc[base, ["uscc", "class", "stratum", "district"]].reset_index(drop=True)
     sub.insert(1, "item_id", item_id)
     sub["cooled_off"] = cooled[base]
+    sub["on_roster"] = excluded[base]  # inclusion probability 0 by design (trigger-based supervision)
     sub["p_undirected"] = und_p
     sub["p_directed"] = directed_p
     sub["inclusion_prob"] = combined_probability([und_p, directed_p])
@@ -328,7 +377,10 @@ def make_plan(
             f"(plan.max_checks {pp['max_checks']}; available inspectors' capacity / {pp['inspectors_per_check']}): "
             "add inspectors or raise the batch size; floors are not lowered silently"
         )
-    table["n"], share = fit_capacity(floor_n, target, min_share, capacity)
+    # triggered checks are owed: they come first, within what the floors leave (never below the floors)
+    n_triggered = int((e["triggered_by"] != "").sum()) if "triggered_by" in e.columns else 0
+    room = min(n_triggered, capacity - needed)
+    table["n"], share = fit_capacity(floor_n, target, min_share, capacity - room)
     rate, why = stratum_rates_usable(pp, table, stratum_rates)
     table["rate_estimate"] = table["stratum"].map(rate) if rate is not None else np.nan
     used = "optimised" if pp["allocation"] == "optimised" and rate is not None else "ratios"
@@ -338,17 +390,30 @@ def make_plan(
 
     frame = pd.concat(
         [
-            _draw_item(e, item_id, item_rows, item_masks[item_id], members, cooled, seed)
+            _draw_item(
+                e,
+                item_id,
+                item_rows,
+                item_masks[item_id],
+                members,
+                cooled,
+                roster_excluded(e, item_rows["item_type"].iloc[0]),
+                seed,
+            )
             for item_id, item_rows in table.groupby("item_id", sort=True)
         ],
         ignore_index=True,
     )
 
     items = inputs.items.set_index("item_id")
-    checks = (
-        frame[frame["drawn"]]
-        .drop(columns=["drawn", "cooled_off"])
-        .merge(e.drop(columns=["class", "stratum", "district"]), on="uscc", how="left")
+    drawn = frame[frame["drawn"]].drop(columns=["drawn", "cooled_off", "on_roster"])
+    triggered, trigger_counts = triggered_checks(e, inputs.triggered_item, room, drawn, seed)
+    if triggered is not None and inputs.triggered_item not in items.index:
+        raise PlanError(f"triggers.check_item {inputs.triggered_item!r} is not an active item of the list")
+    if triggered is not None:
+        drawn = pd.concat([drawn.assign(triggered_by=""), triggered], ignore_index=True)
+    checks = drawn.merge(
+        e.drop(columns=["class", "stratum", "district", "triggered_by"], errors="ignore"), on="uscc", how="left"
     )
     checks["item_name"] = checks["item_id"].map(items["item_name"])
     checks["item_type"] = checks["item_id"].map(items["item_type"])
@@ -394,6 +459,12 @@ def make_plan(
         },
         "subband_edges": edges,
         "cooled_off": int(cooled.sum()),
+        "trigger_supervision": {
+            "on_roster": int(e["on_roster"].sum()) if "on_roster" in e.columns else 0,
+            "general_item_rows_excluded": int(frame["on_roster"].sum()),
+            "triggered_check_item": inputs.triggered_item or "",
+            **{"entities_triggered": 0, "already_drawn": 0, "scheduled": 0, "deferred": 0, **trigger_counts},
+        },
         "cooled_off_by_class": {k: int((cooled & (e["class"] == k).to_numpy()).sum()) for k in CLASSES},
         "unassigned": int((checks["unassigned_reason"] != "").sum()),
         "sources": inputs.sources,
