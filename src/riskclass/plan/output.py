@@ -175,6 +175,7 @@ def summarise(plan: Plan, rates: pd.DataFrame | None, stratum_rates: pd.DataFram
         "candidates_by_class": {str(k): int(v) for k, v in candidates.groupby("class").size().items()},
         "candidates_by_stratum": {str(k): int(v) for k, v in candidates.groupby("stratum").size().items()},
         "realised_ratio": {f"{i}/{k}": r for (i, k), r in realised["ratio"].items()},
+        "by_entity_type": by_entity_type(plan),
         "inspector_load": {
             "assigned_inspectors": int(busy.sum()),
             "min": int(plan.loads.loc[busy, "assigned"].min()) if busy.any() else 0,
@@ -183,6 +184,33 @@ def summarise(plan: Plan, rates: pd.DataFrame | None, stratum_rates: pd.DataFram
         "staffing_by_qualification": staffing(plan),
         "expected_findings": expected_findings(plan, rates, stratum_rates),
     }
+
+
+def by_entity_type(plan: Plan) -> dict:
+    """Per entity type: population, checks and entities checked, and per item the candidates the item applies to,
+    its undirected checks and the annual share they make (checks × plans per year / population the item applies
+    to) next to the configured one (``plan.entity_types``; directed checks come on top)."""
+    e = plan.frame.drop_duplicates("uscc").set_index("uscc")["entity_type"]
+    c, ppy = plan.checks, int(plan.summary["plans_per_year"])
+    configured = plan.summary.get("entity_types") or {}
+    out = {}
+    for t in sorted(set(e)):
+        per_item = {}
+        for item_id, rows in plan.frame[plan.frame["entity_type"] == t].groupby("item_id", sort=True):
+            n = int((rows["draw_type"] == "undirected").sum())
+            per_item[str(item_id)] = {
+                "population": len(rows),
+                "undirected_checks": n,
+                "annual_share": round(n * ppy / max(len(rows), 1), 6),
+                "configured_share": configured.get(t, {}).get("annual_share"),
+            }
+        out[str(t)] = {
+            "population": int((e == t).sum()),
+            "checks": int((c["entity_type"] == t).sum()),
+            "entities_checked": int(c.loc[c["entity_type"] == t, "uscc"].nunique()),
+            "by_item": per_item,
+        }
+    return out
 
 
 def staffing(plan: Plan) -> dict:
