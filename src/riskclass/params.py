@@ -608,7 +608,7 @@ class TypeCalibration(_Model):
     bins: Count = Field(description="equal-count bins of the prediction for the ECE")
     bootstrap: Count = Field(description="bootstrap resamples for the intervals")
     min_n: Count = Field(description="rows a type needs before it can be flagged")
-    max_ece: Prob = Field(description="off: the whole 95 % interval of the type's ECE above this")
+    max_ece_excess: Prob = Field(description="off: ECE beyond a calibrated model's (and significant) above this")
     seed: Count0
 
 

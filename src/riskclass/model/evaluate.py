@@ -57,35 +57,48 @@ def expected_calibration_error(y, p, bins: int = 10) -> float:
 
 def calibration_by_group(y, p, groups, cp: dict) -> dict:
     """Calibration per group (e.g. entity type) of one sample: n, events, mean predicted, observed rate,
-    observed / predicted, ECE (``expected_calibration_error``), the ECE a perfectly calibrated model would show on
-    a sample this size (``ece_noise``: outcomes drawn from the predictions), 95 % bootstrap intervals of the
-    observed rate and of the ECE (``cp["bootstrap"]`` resamples of the group's rows, seeded by ``cp["seed"]``; the
-    ECE's is the basic interval 2·ECE − quantiles, because a resample's ECE is biased upward by its own noise), the
-    calibration table, and ``off``: at least ``cp["min_n"]`` rows and the whole ECE interval above ``cp["max_ece"]``."""
+    observed / predicted, ECE (``expected_calibration_error``) and the calibration table, with:
+
+    - ``observed_low/high``, ``ece_low/high``: 95 % bootstrap intervals (``cp["bootstrap"]`` resamples of the
+      group's rows, seeded by ``cp["seed"]``; the ECE's is the basic interval 2·ECE − quantiles, because a
+      resample's ECE is biased upward by its own noise);
+    - ``ece_noise``: the mean ECE a perfectly calibrated model shows on a sample this size (outcomes drawn from the
+      predictions, as many draws), ``ece_excess`` = ECE − ``ece_noise``, and ``ece_p``: the share of those draws
+      with an ECE at least the observed one (small: the gap is not noise);
+    - ``off``: at least ``cp["min_n"]`` rows, ``ece_p`` < 0.05 and ``ece_excess`` > ``cp["max_ece_excess"]``.
+    """
     y, p, groups = np.asarray(y, dtype=float), np.asarray(p, dtype=float), np.asarray(groups).astype(str)
     rng = np.random.default_rng(int(cp["seed"]))
+    keys = ("observed_low", "observed_high", "ece", "ece_low", "ece_high", "ece_noise", "ece_excess", "ece_p")
     out = {}
     for g in sorted(set(groups)):
         m = groups == g
         yg, pg = y[m], p[m]
-        n, bins = len(yg), int(cp["bins"])
+        n, bins, reps = len(yg), int(cp["bins"]), int(cp["bootstrap"])
         observed, predicted = float(yg.mean()), float(pg.mean())
         row = {"n": n, "events": int(yg.sum()), "predicted": predicted, "observed": observed}
         row["observed_over_predicted"] = observed / predicted if predicted > 0 else None
-        row.update(dict.fromkeys(("observed_low", "observed_high", "ece", "ece_low", "ece_high", "ece_noise")))
+        row.update(dict.fromkeys(keys))
         table = []
         if n >= max(bins, 2):
             ece = expected_calibration_error(yg, pg, bins)
-            draws = rng.integers(0, n, size=(int(cp["bootstrap"]), n))
-            rates = yg[draws].mean(axis=1)
+            draws = rng.integers(0, n, size=(reps, n))
             q_low, q_high = np.quantile([expected_calibration_error(yg[i], pg[i], bins) for i in draws], [0.025, 0.975])
-            noise = [expected_calibration_error(rng.random(n) < pg, pg, bins) for _ in range(int(cp["bootstrap"]))]
-            row["observed_low"], row["observed_high"] = (float(q) for q in np.quantile(rates, [0.025, 0.975]))
+            noise = np.array([expected_calibration_error(rng.random(n) < pg, pg, bins) for _ in range(reps)])
+            row["observed_low"], row["observed_high"] = (
+                float(q) for q in np.quantile(yg[draws].mean(axis=1), [0.025, 0.975])
+            )
             row.update({"ece": ece, "ece_low": max(0.0, float(2 * ece - q_high)), "ece_high": float(2 * ece - q_low)})
-            row["ece_noise"] = float(np.mean(noise))
+            row.update({"ece_noise": float(noise.mean()), "ece_excess": float(ece - noise.mean())})
+            row["ece_p"] = float((noise >= ece).mean())
             table = calibration_table(yg, pg, bins=bins).reset_index().to_dict("records")
-        off = n >= int(cp["min_n"]) and row["ece_low"] is not None and row["ece_low"] > float(cp["max_ece"])
-        out[g] = {**row, "off": bool(off), "table": table}
+        off = (
+            n >= int(cp["min_n"])
+            and row["ece"] is not None
+            and row["ece_p"] < 0.05
+            and row["ece_excess"] > float(cp["max_ece_excess"])
+        )
+        out[str(g)] = {**row, "off": bool(off), "table": table}
     return out
 
 
