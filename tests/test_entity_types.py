@@ -183,3 +183,48 @@ def test_no_off_type_leaves_the_export_as_it_was(tmp_path):
     model = RiskModel(None, PlattCalibrator().fit(raw, frame["label"]), ["x"], [], {}, "sha")
     assert calibrate_types(model, raw, frame, CP) == []
     assert model.type_calibrators == {} and "calibrated_types" not in model.info
+
+
+# --- reports split by entity type ---------------------------------------------------------------------------------
+
+
+def test_backtest_rates_per_entity_type_by_hand():
+    from riskclass.monitor.backtest import type_rates
+
+    observed = pd.DataFrame(
+        {
+            "entity_type": ["enterprise"] * 4 + ["individual"] * 2,
+            "y": [1, 0, 0, 1, 0, 1],
+            "probability": [0.8, 0.2, 0.1, 0.6, 0.3, 0.5],
+            "w": 1.0,
+        }
+    )
+    ipw = pd.DataFrame({"entity_type": ["individual"] * 2, "y": [1, 0], "probability": [0.4, 0.2], "w": [3.0, 1.0]})
+    rows = {(r["view"], r["entity_type"]): r for r in type_rates("2026-01", 12, 12, {"observed": observed, "ipw": ipw})}
+    ent = rows["observed", "enterprise"]
+    assert (ent["n"], ent["events"], ent["event_rate"], ent["auc"]) == (4, 2, 0.5, 1.0)
+    assert ent["predicted_rate"] == pytest.approx(0.425)  # window closed: the 12-month probability itself
+    assert rows["observed", "individual"]["event_rate"] == 0.5
+    assert rows["ipw", "individual"]["event_rate"] == pytest.approx(0.75)  # weights 3 : 1
+    assert rows["ipw", "individual"]["predicted_rate"] is None
+    assert type_rates("2026-01", 12, 12, {"observed": observed.drop(columns="entity_type")}) == []
+
+
+def test_monitoring_split_by_entity_type_by_hand():
+    from riskclass.monitor.run import by_entity_type as monitor_by_type
+
+    classes = pd.DataFrame(
+        {
+            "class": ["A", "A", "C", "D", "B"],
+            "score": [100, 150, 600, 800, 300],
+            "entity_type": ["individual", "individual", "individual", "enterprise", "enterprise"],
+        }
+    )
+    out = monitor_by_type(classes)
+    assert out["individual"] == {
+        "n": 3,
+        "mean_score": 283.33,
+        "class_shares": {"A": 0.666667, "B": 0.0, "C": 0.333333, "D": 0.0},
+    }
+    assert out["enterprise"]["class_shares"] == {"A": 0.0, "B": 0.5, "C": 0.0, "D": 0.5}
+    assert monitor_by_type(classes.drop(columns="entity_type")) == {}

@@ -12,7 +12,8 @@ was found. So ``<out>/<plan_id>/`` is split in two:
                              name starts with 内部 and every printed page is headed 内部资料 不得公开
 - ``inclusion.parquet``      every candidate (entity × item) with its class and inclusion probability
 - ``strata.csv``             every draw: population N, floor, target, drawn n, probability
-- ``summary.json``           counts per class, district and item; expected findings; seed; input hashes
+- ``summary.json``           counts per class, district, item and entity type (with each type's annual share per
+                             item against ``plan.entity_types``); expected findings; seed; input hashes
 
 ``publish/`` (what may go to the inspection platform and be published):
 
@@ -50,6 +51,7 @@ PLAN_COLUMNS = {
     "uscc": "统一社会信用代码",
     "name": "名称",
     "district": "行政区划代码",
+    "entity_type": "主体类型",
     "class": "信用风险分类",
     "stratum": "评分子档",
     "item_id": "事项编号",
@@ -246,6 +248,8 @@ def _chinese(frame: pd.DataFrame) -> pd.DataFrame:
     out["department"] = out["department"].map(codes.labels("departments"))
     out["draw_type"] = out["draw_type"].map(codes.labels("draw_types"))
     out["district"] = out["district"].map(codes.labels("divisions")).fillna(out["district"])
+    if "entity_type" in out.columns:
+        out["entity_type"] = out["entity_type"].map(codes.labels("entity_types")).fillna(out["entity_type"])
     return out.rename(columns=plan_columns(frame))
 
 
@@ -320,6 +324,10 @@ def write_plan(plan: Plan, summary: dict, out_dir: Path) -> Path:
         [("类别 " + k, v) for k, v in summary["by_class"].items()]
         + [("子档 " + k, v) for k, v in summary["by_stratum"].items()]
         + [("事项 " + k, v) for k, v in summary["by_item"].items()]
+        + [
+            ("主体类型 " + codes.labels("entity_types").get(k, k), v["checks"])
+            for k, v in summary["by_entity_type"].items()
+        ]
         + [("区县 " + codes.labels("divisions").get(k, k), v) for k, v in summary["by_district"].items()],
         columns=["分组", "检查户次"],
     )
