@@ -228,3 +228,20 @@ def test_monitoring_split_by_entity_type_by_hand():
     }
     assert out["enterprise"]["class_shares"] == {"A": 0.0, "B": 0.5, "C": 0.0, "D": 0.5}
     assert monitor_by_type(classes.drop(columns="entity_type")) == {}
+
+
+def test_the_training_check_counts_each_entity_once():
+    """Five months of the same entities with the same outcomes look like five times the evidence if each row counts;
+    the check reads each entity's latest month, so a noise-level gap stays noise."""
+    rng = np.random.default_rng(5)
+    one = _type_frame(600, rng)
+    raw = -1.5 + one["x"].to_numpy()
+    one["label"] = (rng.random(len(one)) < 1 / (1 + np.exp(-raw))).astype(int)
+    one["uscc"] = [f"E{i}" for i in range(len(one))]
+    months = pd.concat([one.assign(as_of=pd.Timestamp(f"2024-0{m}-30")) for m in range(5, 10)], ignore_index=True)
+    raw5 = np.tile(raw, 5)
+    cp = {**CP, "max_ece_excess": 0.0}  # any significant gap counts: only the sample size decides
+    flat = RiskModel(None, PlattCalibrator().fit(raw, one["label"]), ["x"], [], {}, "sha")  # calibrated on its rows
+    assert calibrate_types(flat, raw5, months.drop(columns="as_of"), cp)  # every row counted: wrongly "off"
+    model = RiskModel(None, PlattCalibrator().fit(raw, one["label"]), ["x"], [], {}, "sha")
+    assert calibrate_types(model, raw5, months, cp) == []

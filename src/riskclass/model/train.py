@@ -70,9 +70,14 @@ def fit_risk_model(train: pd.DataFrame, catalog: Catalog, mp: dict, score_params
 
 def calibrate_types(model: RiskModel, raw: np.ndarray, cal_rows: pd.DataFrame, cp: dict) -> list[str]:
     """Give every entity type whose calibration is off on the calibration rows (``evaluate.calibration_by_group``,
-    the rule of the validation report) its own Platt step, fitted on that type's calibration rows; return them."""
+    the rule of the validation report) its own Platt step, fitted on all that type's calibration rows; return
+    them. The check reads one row per entity (its latest month, ``as_of``; every row when there is no ``as_of``):
+    an entity's months are not independent draws, and counting them as such understates the noise."""
     y, types = cal_rows["label"].to_numpy(), codes.entity_types_of(cal_rows)
-    figures = calibration_by_group(y, model.calibrator.predict(raw), types, cp)
+    last = np.ones(len(cal_rows), dtype=bool)
+    if "as_of" in cal_rows.columns:
+        last = (cal_rows["as_of"] == cal_rows.groupby("uscc")["as_of"].transform("max")).to_numpy()
+    figures = calibration_by_group(y[last], model.calibrator.predict(raw[last]), types[last], cp)
     off = [t for t, f in figures.items() if f["off"]]
     for t in off:
         m = types == t
