@@ -11,10 +11,9 @@ within their class's cool-off are left out of every draw. Where ``plan.entity_ty
 strata are split by entity type (enterprise 91…, individual business 92…, cooperative 93…): a type draws its
 ``ratio_scale`` × the class ratios and floors, uplifted (the class proportions kept) until the type reaches its
 ``annual_share`` of the entities the item applies to; for enterprises never below ``min_overall_ratio`` (the
-legal 3 % a year). Without ``plan.entity_types`` every type shares one set of strata, as before.
-When the draws exceed the capacity (batch size,
-or inspectors × capacity / officers per check), everything above the floors shrinks by one common share;
-when even the floors do not fit, the plan is refused.
+legal 3 % a year). Without ``plan.entity_types`` every type shares one set of strata, as before. When the
+draws exceed the capacity (batch size, or inspectors × capacity / officers per check), everything above the
+floors shrinks by one common share; when even the floors do not fit, the plan is refused.
 """
 
 from __future__ import annotations
