@@ -460,6 +460,14 @@ class ByItemType(_Model, Generic[V]):
     key: V
 
 
+class PlanEntityType(_Model):
+    """How one entity type (USCC 91 / 92 / 93) is drawn: a scale of the class ratios and floors, and the share of
+    the type's entities each item draws a year at least (domain.md §4, Henan 2020 by entity type)."""
+
+    ratio_scale: float = Field(gt=0, le=10)
+    annual_share: Prob
+
+
 class Plan(_Model):
     out_dir: Text
     id_format: Annotated[str, AfterValidator(_id_format)]
@@ -479,6 +487,8 @@ class Plan(_Model):
     optimiser_caps: ByClass[Ratio]
     policy_warmup_months: Count0
     directed: Annotated[list[Directed], AfterValidator(_unique_ids)] = None
+    # per entity type: ratio scale and annual share (absent: every type drawn alike, as one population)
+    entity_types: dict[EntityType, PlanEntityType] = None
 
     @model_validator(mode="after")
     def _above_floors(self) -> Plan:
@@ -631,6 +641,17 @@ class Scorecard(_Model):
     min_iv: NonNeg
 
 
+class TypeCalibration(_Model):
+    """Calibration per entity type (docs/model.md): the figures of the validation report and the rule that flags
+    a type as off, applied out of time in the report and on the calibration rows at training."""
+
+    bins: Count = Field(description="equal-count bins of the prediction for the ECE")
+    bootstrap: Count = Field(description="bootstrap resamples for the intervals")
+    min_n: Count = Field(description="rows a type needs before it can be flagged")
+    max_ece_excess: Prob = Field(description="off: ECE beyond a calibrated model's (and significant) above this")
+    seed: Count0
+
+
 class ModelParams(_Model):
     features_dir: Text
     validated_dir: Text
@@ -642,6 +663,7 @@ class ModelParams(_Model):
     catboost: CatBoost
     tuning: Tuning
     scorecard: Scorecard
+    type_calibration: TypeCalibration
     out_dir: Text
 
     @model_validator(mode="after")
@@ -679,10 +701,14 @@ def _bands(bands: ByClass) -> ByClass:
     return bands
 
 
+Bands = Annotated[ByClass[Annotated[float, Field(ge=0, le=1000)]], AfterValidator(_bands)]
+
+
 class Score(_Model):
     anchor_probability: float = Field(gt=0, lt=1)
     pdo: Positive
-    bands: Annotated[ByClass[Annotated[float, Field(ge=0, le=1000)]], AfterValidator(_bands)]
+    bands: Bands
+    bands_by_type: dict[EntityType, Bands] = None  # an entity type's own bands (absent: every type on `bands`)
 
 
 class Gates(_Model):

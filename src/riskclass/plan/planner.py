@@ -7,9 +7,13 @@ ratios`` every stratum draws its class's ratio; with ``optimised`` the checks ea
 among its strata by a linear programme on the strata's problem rates, estimated by IPW from earlier random
 checks. Every non-empty stratum keeps at least its floor (never below one check, so nobody is exempt), each
 item draws at least the overall minimum, and the directed draws add their filters' ratios. Entities checked
-within their class's cool-off are left out of every draw. When the draws exceed the capacity (batch size,
-or inspectors × capacity / officers per check), everything above the floors shrinks by one common share;
-when even the floors do not fit, the plan is refused.
+within their class's cool-off are left out of every draw. Where ``plan.entity_types`` is configured, every item's
+strata are split by entity type (enterprise 91…, individual business 92…, cooperative 93…): a type draws its
+``ratio_scale`` × the class ratios and floors, uplifted (the class proportions kept) until the type reaches its
+``annual_share`` of the entities the item applies to; for enterprises never below ``min_overall_ratio`` (the
+legal 3 % a year). Without ``plan.entity_types`` every type shares one set of strata, as before. When the
+draws exceed the capacity (batch size, or inspectors × capacity / officers per check), everything above the
+floors shrinks by one common share; when even the floors do not fit, the plan is refused.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 
-from riskclass.codes import CLASSES
+from riskclass.codes import CLASSES, ENTITY_TYPES
 from riskclass.plan import strata
 from riskclass.plan.assign import assign_inspectors, available
 from riskclass.plan.draw import (
@@ -92,6 +96,15 @@ def validate_plan_params(pp: dict, indicator_codes: set[str], warning_codes: set
                 raise PlanError(f"plan ratio/floor for class {k} must lie in (0, 1]: nobody is exempt (不免抽)")
             if r < f:
                 raise PlanError(f"plan.ratios.{item_type}.{k} = {r} is below the floor plan.floors.{k} = {f}")
+    for t, spec in (pp.get("entity_types") or {}).items():
+        scale = float(spec.get("ratio_scale", 1.0))
+        if any(r * scale > 1 for ratios in pp["ratios"].values() for r in ratios.values()):
+            raise PlanError(f"plan.entity_types.{t}.ratio_scale = {scale} takes a class ratio above 1")
+        if t == "enterprise" and float(spec.get("annual_share", 1.0)) < float(pp["min_overall_ratio"]):
+            raise PlanError(
+                f"plan.entity_types.enterprise.annual_share = {spec['annual_share']} is below the legal floor "
+                f"plan.min_overall_ratio = {pp['min_overall_ratio']} (enterprises: at least 3 % a year)"
+            )
     ids = [str(d["id"]) for d in pp.get("directed", [])]
     if len(set(ids)) != len(ids) or any("/" in i or ";" in i for i in ids):
         raise PlanError(f"plan.directed ids must be unique and free of '/' and ';' (they name draws): {ids}")
@@ -169,7 +182,7 @@ def triggered_checks(
     order = pd.DataFrame({"kind": first_kind.to_numpy(), "key": hash_keys(seed, "triggered", due["uscc"].to_numpy())})
     due = due.iloc[np.lexsort((order["key"].to_numpy(), order["kind"].to_numpy()))]
     scheduled = due.iloc[: max(room, 0)]
-    out = scheduled[["uscc", "class", "stratum", "district", "triggered_by"]].copy()
+    out = scheduled[["uscc", "class", "stratum", "district", "entity_type", "triggered_by"]].copy()
     out.insert(1, "item_id", item_id)
     out["p_undirected"] = np.nan
     out["p_directed"] = np.nan
@@ -183,6 +196,23 @@ def triggered_checks(
         "deferred": len(due) - len(scheduled),
     }
     return out.reset_index(drop=True), counts
+
+
+def type_groups(pp: dict, entities: pd.DataFrame) -> list[tuple[str, np.ndarray, float, float]]:
+    """The entity-type groups every item's strata are split by: (type, members, ratio scale, annual minimum share).
+    One group of everybody ("", scale 1, ``min_overall_ratio``) when ``plan.entity_types`` is not configured; else
+    one per type, a type not listed keeping scale 1 and ``min_overall_ratio``; enterprises never below it."""
+    configured = pp.get("entity_types")
+    if not configured:
+        return [("", np.ones(len(entities), dtype=bool), 1.0, float(pp["min_overall_ratio"]))]
+    groups = []
+    for t in ENTITY_TYPES:
+        spec = configured.get(t, {})
+        share = float(spec.get("annual_share", pp["min_overall_ratio"]))
+        minimum = max(share, float(pp["min_overall_ratio"])) if t == "enterprise" else share
+        members = (entities["entity_type"] == t).to_numpy()
+        groups.append((t, members, float(spec.get("ratio_scale", 1.0)), minimum))
+    return groups
 
 
 def cooled_off(inputs: PlanInputs, pp: dict, start: pd.Timestamp) -> np.ndarray:
@@ -208,37 +238,43 @@ def _strata(inputs: PlanInputs, pp: dict, cooled: np.ndarray, labels: np.ndarray
     names = strata.stratum_names(pp["subbands"])
     in_stratum = {name: labels == name for name in names}
     floors = np.array([pp["floors"][strata.stratum_class(name)] for name in names])
-    min_overall = strata.per_plan(pp["min_overall_ratio"], ppy)
+    groups = type_groups(pp, e)
     rows, members, item_masks = [], {}, {}
     for _, item in inputs.items.iterrows():
         base = applicable(e, item)
         item_masks[item["item_id"]] = base
         candidates = base & ~cooled & ~roster_excluded(e, item["item_type"])
-        sizes = np.array([(candidates & in_stratum[name]).sum() for name in names])
         annual = np.array([pp["ratios"][item["item_type"]][strata.stratum_class(name)] for name in names])
-        floor_n, target, scaled, min_share = class_allocation(
-            sizes, strata.per_plan(annual, ppy), strata.per_plan(floors, ppy), min_overall
-        )
-        for name, n_pop, lo, tgt, r in zip(names, sizes, floor_n, target, annual, strict=True):
-            draw_id = f"{item['item_id']}/{name}"
-            members[draw_id] = candidates & in_stratum[name]
-            rows.append(
-                {
-                    "draw_id": draw_id,
-                    "item_id": item["item_id"],
-                    "item_type": item["item_type"],
-                    "draw_type": "undirected",
-                    "class": strata.stratum_class(name),
-                    "stratum": name,
-                    "N": int(n_pop),
-                    "annual_ratio": float(r),
-                    "ratio": strata.per_plan(float(r), ppy),
-                    "floor": int(lo),
-                    "target": int(tgt),
-                    "uplift": scaled,
-                    "min_share": min_share,
-                }
+        for etype, in_type, scale, minimum in groups:
+            sizes = np.array([(candidates & in_type & in_stratum[name]).sum() for name in names])
+            floor_n, target, scaled, min_share = class_allocation(
+                sizes,
+                strata.per_plan(annual * scale, ppy),
+                strata.per_plan(floors * scale, ppy),
+                strata.per_plan(minimum, ppy),
             )
+            prefix = f"{item['item_id']}/{etype}" if etype else item["item_id"]
+            for name, n_pop, lo, tgt, r in zip(names, sizes, floor_n, target, annual * scale, strict=True):
+                draw_id = f"{prefix}/{name}"
+                members[draw_id] = candidates & in_type & in_stratum[name]
+                rows.append(
+                    {
+                        "draw_id": draw_id,
+                        "item_id": item["item_id"],
+                        "item_type": item["item_type"],
+                        "draw_type": "undirected",
+                        "entity_type": etype,
+                        "class": strata.stratum_class(name),
+                        "stratum": name,
+                        "N": int(n_pop),
+                        "annual_ratio": float(r),
+                        "ratio": strata.per_plan(float(r), ppy),
+                        "floor": int(lo),
+                        "target": int(tgt),
+                        "uplift": scaled,
+                        "min_share": min_share,
+                    }
+                )
         for d in pp.get("directed", []):
             if d["item"] != item["item_id"]:
                 continue
@@ -253,6 +289,7 @@ def _strata(inputs: PlanInputs, pp: dict, cooled: np.ndarray, labels: np.ndarray
                     "item_id": item["item_id"],
                     "item_type": item["item_type"],
                     "draw_type": "directed",
+                    "entity_type": "",
                     "class": "",
                     "stratum": "",
                     "N": n_pop,
@@ -289,7 +326,7 @@ def optimise_allocation(pp: dict, table: pd.DataFrame, rate: pd.Series) -> np.nd
     ppy = int(pp["plans_per_year"])
     counts = table["n"].to_numpy().copy()
     undirected = table["draw_type"] == "undirected"
-    for _, rows in table[undirected].groupby("item_id", sort=True):
+    for _, rows in table[undirected].groupby(["item_id", "entity_type"], sort=True):  # type shares kept
         sizes = rows["N"].to_numpy()
         floors = np.where(sizes > 0, rows["floor"].to_numpy() / np.maximum(sizes, 1), 0.0)
         caps = strata.per_plan(rows["class"].map(pp["optimiser_caps"]).to_numpy(dtype=float), ppy)
@@ -332,7 +369,7 @@ def _draw_item(
     for j in np.flatnonzero(dir_drawn):
         dir_ids[j] = ";".join(name for name, hit in dir_hits if hit[j])
     directed_p = combined_probability(dir_ps) if dir_ps else np.zeros(n_rows)
-    sub = e.loc[base, ["uscc", "class", "stratum", "district"]].reset_index(drop=True)
+    sub = e.loc[base, ["uscc", "class", "stratum", "district", "entity_type"]].reset_index(drop=True)
     sub.insert(1, "item_id", item_id)
     sub["cooled_off"] = cooled[base]
     sub["on_roster"] = excluded[base]  # inclusion probability 0 by design (trigger-based supervision)
@@ -413,7 +450,9 @@ def make_plan(
     if triggered is not None:
         drawn = pd.concat([drawn.assign(triggered_by=""), triggered], ignore_index=True)
     checks = drawn.merge(
-        e.drop(columns=["class", "stratum", "district", "triggered_by"], errors="ignore"), on="uscc", how="left"
+        e.drop(columns=["class", "stratum", "district", "entity_type", "triggered_by"], errors="ignore"),
+        on="uscc",
+        how="left",
     )
     checks["item_name"] = checks["item_id"].map(items["item_name"])
     checks["item_type"] = checks["item_id"].map(items["item_type"])
@@ -466,6 +505,7 @@ def make_plan(
             **{"entities_triggered": 0, "already_drawn": 0, "scheduled": 0, "deferred": 0, **trigger_counts},
         },
         "cooled_off_by_class": {k: int((cooled & (e["class"] == k).to_numpy()).sum()) for k in CLASSES},
+        "entity_types": pp.get("entity_types") or {},
         "unassigned": int((checks["unassigned_reason"] != "").sum()),
         "sources": inputs.sources,
     }
