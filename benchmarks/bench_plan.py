@@ -68,6 +68,7 @@ def run(validated: Path, month: str, work: Path) -> dict:
     )
     p["plan"]["out_dir"] = str(work / "plans")
     p["plan"]["max_checks"] = 10**7  # the default batch size is for the 50 k city; let inspector capacity bind
+    p["triggers"]["enabled"] = False  # the draw alone: no roster history is built for the benchmark month
     t = time.perf_counter()
     classify_month(p, month)
     classify_s = round(time.perf_counter() - t, 1)

@@ -44,6 +44,7 @@ def run(first: str, last: str, work: Path) -> dict:
         records_dir=str(work / "records"), head_file=str(work / "head.json"), model_dir=str(work / "champion")
     )
     p["plan"]["out_dir"] = str(work / "plans")
+    p["triggers"].update(out_dir=str(work / "roster"), metrics=str(work / "roster.json"))
     months = months_between(first, last)
     log = run_year(
         p,

@@ -289,11 +289,13 @@ def classified_world(small_city: Path, validated: Path, params: dict, root: Path
     at scratch folders under ``root`` (records in ``root/records``)."""
     from riskclass.classify.run import classify_month
     from riskclass.early_warning.fire import run_warnings
+    from riskclass.triggers.run import run_roster
 
     p = trained_world(small_city, validated, params, root)
     classify_month(p, "2026-08")
     classify_month(p, "2026-09")
     run_warnings(p, "2026-09")  # a plan's directed draws may name a warning of the classes month (stage warnings)
+    run_roster(p, "2026-09")  # trigger-based supervision: the plan leaves the roster out of general items
     return p, root
 
 
@@ -351,5 +353,8 @@ def trained_world(small_city: Path, validated: Path, params: dict, root: Path) -
     p["plan"]["out_dir"] = str(root / "plans")
     p["warnings"].update(
         catalog=str(ROOT / "warnings.yaml"), out_dir=str(root / "warnings"), metrics=str(root / "warnings_eval.json")
+    )
+    p["triggers"].update(
+        out_dir=str(root / "roster"), metrics=str(root / "roster.json"), legal_file=str(root / "legal_requirements.csv")
     )
     return p

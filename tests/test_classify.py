@@ -225,6 +225,23 @@ def test_the_score_bands_come_from_params_and_take_effect_for_the_next_month(for
         classify_month(q, "2026-10", "revision", "new pdo")
 
 
+def test_bands_per_entity_type_are_sealed_applied_and_reproduced(fork):
+    p, _root = fork
+    q = copy.deepcopy(p)
+    q["score"]["bands_by_type"] = {"individual": {"A": 0, "B": 300, "C": 600, "D": 850}}
+    record = classify_month(q, "2026-10").record
+    used = json.loads((record.path / "params.json").read_text(encoding="utf-8"))
+    assert used["bands_by_type"] == q["score"]["bands_by_type"] and used["bands"] == q["score"]["bands"]
+    out = pd.read_parquet(record.classes_path)
+    own = out["entity_type"] == "individual"
+    general = np.select([out["score"] >= 750, out["score"] >= 500, out["score"] >= 200], ["D", "C", "B"], "A")
+    individual = np.select([out["score"] >= 850, out["score"] >= 600, out["score"] >= 300], ["D", "C", "B"], "A")
+    assert own.any() and (~own).any()
+    assert (out["model_class"] == np.where(own, individual, general)).all()
+    assert (out.loc[own, "model_class"] != general[own.to_numpy()]).any()  # the type's bands made a difference
+    assert reproduce(p, "2026-10").problems == []  # from the sealed params.json, whatever params.yaml says now
+
+
 def _rewrite(path: Path, edit) -> None:
     frame = pd.read_parquet(path)
     edit(frame)

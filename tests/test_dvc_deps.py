@@ -23,6 +23,7 @@ ENTRY = {
     "champion": ["riskclass.model.pipeline"],
     "classify": ["notebooks/40_classify.ipynb"],
     "warnings": ["riskclass.early_warning.fire", "notebooks/62_warnings.ipynb", "riskclass.reporting"],
+    "roster": ["riskclass.triggers.run"],
     "plan": ["riskclass.plan", "riskclass.plan.planner"],
     "policy": ["notebooks/50_policy.ipynb", "riskclass.reporting"],
     "backtest": ["riskclass.monitor.backtest", "notebooks/61_backtest.ipynb", "riskclass.reporting"],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import math
 import shutil
 
 import numpy as np
@@ -136,10 +137,7 @@ def default_city(params: dict, n: int = 39_300, seed: int = 0) -> pd.DataFrame:
     )
 
 
-def test_a_default_city_plan_fits_the_default_directorys_capacity(params):
-    """The default parameters on a city like the default one: the synthetic directory (as the synth stage draws
-    it for 50,000 entities) staffs about what the city inspects in a month, the strata floors fit in it, the
-    monthly share of the annual ratios asks for more, and the common shrink brings the plan down to it."""
+def _default_city_plan(params, pp):
     sp = params["synth"]
     officers = planning.inspectors(
         np.random.default_rng([sp["seed"], 6]), sp["entities"], sp["planning"], np.datetime64("2026-10-31")
@@ -156,7 +154,16 @@ def test_a_default_city_plan_fits_the_default_directorys_capacity(params):
             {"uscc": pd.Series(dtype=object), "inspection_date": pd.Series(dtype="datetime64[ms]")}
         ),
     )
-    plan = make_plan(plan_inputs, params["plan"], "SSJ-440800-2026-11")
+    return e, make_plan(plan_inputs, pp, "SSJ-440800-2026-11")
+
+
+def test_a_default_city_plan_fits_the_default_directorys_capacity(params):
+    """The default parameters on a city like the default one: the synthetic directory (as the synth stage draws
+    it for 50,000 entities) staffs about what the city inspects in a month, the strata floors fit in it, the
+    monthly share of the annual ratios asks for more, and the common shrink brings the plan down to it. Every
+    entity type drawn alike here (no plan.entity_types): with the per-type shares the demand fits (below)."""
+    pp = {k: v for k, v in params["plan"].items() if k != "entity_types"}
+    e, plan = _default_city_plan(params, pp)
     s = plan.summary
     assert 250 <= s["capacity"] <= 400, s["capacity"]  # ≈ the ~280 inspections a month the simulated city makes
     assert s["floor_checks"] < s["capacity"] and s["shrink_share"] < 1
@@ -169,3 +176,51 @@ def test_a_default_city_plan_fits_the_default_directorys_capacity(params):
     assert s["unassigned"] <= 0.05 * s["checks"] and (plan.loads["assigned"] <= plan.loads["capacity"]).all()
     by_class = plan.checks.groupby("class").size() / e.groupby("class").size()
     assert by_class["A"] < by_class["B"] < by_class["C"] < by_class["D"]  # still differentiated after the shrink
+
+
+def test_roster_history_is_not_rewritten_silently_and_the_plan_keeps_the_roster_out_of_general_items(loop):
+    from riskclass.triggers.run import read_month, roster_path, run_roster
+
+    p, _root, plan, summary, _path = loop
+    out_dir = p["triggers"]["out_dir"]
+    rows, _triggers = read_month(out_dir, "2026-09")
+    roster = set(rows.loc[rows["status"].isin(["enrolled", "member", "renewed"]), "uscc"])
+    assert roster and summary["trigger_supervision"]["on_roster"] == len(roster)
+    general = plan.checks[(plan.checks["item_type"] == "general") & (plan.checks["draw_type"] != "triggered")]
+    assert not general["uscc"].isin(roster).any()
+    triggered = plan.checks[plan.checks["draw_type"] == "triggered"]
+    assert len(triggered) == summary["trigger_supervision"]["scheduled"] > 0  # the small city fires some
+    assert triggered["inclusion_prob"].isna().all() and (triggered["triggered_by"] != "").all()
+    stored = {m: sha256_file(roster_path(out_dir, m)) for m in ("2026-08", "2026-09")}
+    assert {m["status"] for m in run_roster(p, "2026-09")} == {"unchanged"}
+    changed = copy.deepcopy(p)
+    changed["triggers"]["categories"] = changed["triggers"]["categories"][:1]  # fewer categories: another roster
+    kept = run_roster(changed, "2026-09")
+    assert [m["status"] for m in kept] == ["kept", "kept"] and kept[0]["differs"]
+    assert {m: sha256_file(roster_path(out_dir, m)) for m in stored} == stored  # nothing rewritten
+    replaced = run_roster(changed, "2026-09", replace=True)
+    assert [m["status"] for m in replaced] == ["replaced", "replaced"]
+    assert replaced[0]["replaced"][0][roster_path(out_dir, "2026-08").name] == stored["2026-08"]
+    run_roster(p, "2026-09", replace=True)  # back to the fixture's roster for the other tests
+
+
+def test_default_city_plan_per_entity_type(params):
+    """The default per-type shares (Henan 2020) on the default-like city: the individual businesses' general item
+    draws its 1 % a year and enterprises at least their 4 %, within the capacity and still differentiated."""
+    e, plan = _default_city_plan(params, params["plan"])
+    s, ppy = plan.summary, params["plan"]["plans_per_year"]
+    assert s["checks"] <= s["capacity"]
+    und = plan.strata[plan.strata["draw_type"] == "undirected"]
+    assert set(und.loc[und["N"] > 0, "entity_type"]) <= {"enterprise", "individual", "cooperative"}
+    for (item, etype), rows in und.groupby(["item_id", "entity_type"]):
+        if rows["N"].sum() == 0:
+            continue
+        share = params["plan"]["entity_types"][etype]["annual_share"]
+        if etype == "enterprise":
+            share = max(share, params["plan"]["min_overall_ratio"])
+        # at least the configured share of the candidates (shrink could lower it: here nothing shrinks)
+        assert rows["n"].sum() >= math.ceil(round(share / ppy * rows["N"].sum(), 9)), (item, etype)
+    gen = und[(und["item_id"] == "SSJ-GEN-02") & (und["entity_type"] == "individual")]
+    assert gen["n"].sum() * ppy / gen["N"].sum() == pytest.approx(0.01, abs=0.002)
+    by_class = plan.checks.groupby("class").size() / e.groupby("class").size()
+    assert by_class["A"] < by_class["B"] < by_class["C"] < by_class["D"]

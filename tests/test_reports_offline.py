@@ -159,6 +159,36 @@ def classify_report(classify_world):
     return html
 
 
+@pytest.fixture(scope="module")
+def regions_report(classify_world):
+    """reports/63_regions.html of 2026-09 as the regions stage writes it: `riskclass regions`, then the notebook.
+    The small world has two sealed months, so its outcome vintage is 2026-08 with 2 months elapsed."""
+    from riskclass.regions.run import run
+
+    p, root = classify_world
+    p = json.loads(json.dumps(p))
+    p["regions"].update(
+        vintage_lag_months=1,
+        min_elapsed_months=1,
+        out_dir=str(root / "regions"),
+        metrics=str(root / "regions.json"),
+    )
+    (root / "params_regions.yaml").write_text(json.dumps(p, ensure_ascii=False), encoding="utf-8")
+    result = run(p, "2026-09")
+    assert result["summary"]["vintage"] == "2026-08" and result["summary"]["elapsed_months"] == 2
+    papermill = pytest.importorskip("papermill")
+    executed = root / "63_regions.ipynb"
+    papermill.execute_notebook(
+        str(ROOT / "notebooks" / "63_regions.ipynb"),
+        str(executed),
+        parameters={"month": "2026-09", "params_path": str(root / "params_regions.yaml")},
+        kernel_name="riskclass",
+        cwd=str(ROOT),
+        progress_bar=False,
+    )
+    return export_notebook(executed, root / "63_regions.html")
+
+
 def test_class_charts_match_the_sealed_summary(classify_world):
     import matplotlib
 
@@ -212,11 +242,13 @@ def test_the_class_report_of_a_first_month_says_there_is_nothing_to_compare(clas
 def test_every_manager_report_reads_offline(name, request):
     """No code cells, no network loads, Chinese text and at least one chart, opened in Chromium offline.
 
-    40_classify is executed here from a fixture; 61_backtest from one in test_backtest.py; the others need the
-    pipeline's data and are checked on a checkout's reports/ (after make run; tests/check_reports.py)."""
+    40_classify and 63_regions are executed here from a fixture (61_backtest in test_backtest.py); the others need
+    the pipeline's data and are checked on a checkout's reports/ (after make run; tests/check_reports.py)."""
     needs_browser()
     if name == "40_classify":
         html = request.getfixturevalue("classify_report")
+    elif name == "63_regions":
+        html = request.getfixturevalue("regions_report")
     else:
         html = ROOT / "reports" / f"{name}.html"
         if not html.exists():
@@ -232,3 +264,9 @@ def test_every_manager_report_reads_offline(name, request):
         assert check.charts >= 9
         assert "C、D类占比" in dom
         assert "classify_with_history" not in dom and "enter_repo_root" not in dom
+    if name == "63_regions":
+        dom = render(html)
+        assert "区域与行业风险分析" in dom and "定向抽查建议" in dom and "region_" in dom
+        # two county maps, the heat map, hot spots, class shares by county and by section at least
+        assert check.charts >= 6
+        assert "enter_repo_root" not in dom and "load_params" not in dom

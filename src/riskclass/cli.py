@@ -772,6 +772,39 @@ def warnings_cmd(
         )
 
 
+@app.command("roster")
+def roster_cmd(
+    month: str = typer.Option(..., help="sealed month YYYY-MM; earlier sealed months without a roster are made too"),
+    replace: bool = typer.Option(False, help="rewrite stored months a recomputation would change (recorded)"),
+    params: Path = typer.Option(Path("params.yaml"), help="parameters file"),
+) -> None:
+    """Trigger-based supervision (触发式监管): the roster of month M and the triggers fired → data/roster/."""
+    from riskclass.records import RecordError
+    from riskclass.triggers.run import run_roster
+    from riskclass.triggers.sources import TriggerError
+
+    p = load_params(params)
+    if not p["triggers"]["enabled"]:
+        console.print("triggers.enabled is false: no roster")
+        return
+    try:
+        done = run_roster(p, month, replace)
+    except (TriggerError, RecordError, FileNotFoundError, ValueError) as exc:
+        console.print(f"[bold red]roster refused:[/] {exc}")
+        raise typer.Exit(code=2) from None
+    for m in done:
+        kinds = ", ".join(f"{k} {v}" for k, v in m["triggers_by_kind"].items() if v)
+        line = (
+            f"{m['month']}: {m['status']}; roster {m['roster']:,} (+{m['enrolled']} enrolled, "
+            f"-{m['removed']} removed, {m['grace_ended']} grace ended); triggers {m['triggers_fired']}"
+            + (f" ({kinds})" if kinds else "")
+            + f" on {m['entities_triggered']} entities"
+        )
+        console.print(
+            f"[yellow]{line}[/]: kept, a recomputation would change {m['differs']}" if m["status"] == "kept" else line
+        )
+
+
 @app.command("regions")
 def regions_cmd(
     month: str = typer.Option(..., help="sealed month YYYY-MM to analyse"),

@@ -30,6 +30,19 @@ def labels(list_name: str) -> dict[str, str]:
     return {str(k): (v["name"] if isinstance(v, dict) else str(v)) for k, v in entries.items()}
 
 
+# entity types (USCC 91 / 92 / 93) in code-list order
+ENTITY_TYPES = ("enterprise", "individual", "cooperative")
+
+
+def entity_types_of(frame: pd.DataFrame) -> np.ndarray:
+    """Each row's entity type read off the indicator snapshot's one-hot type indicators (``BAS.TYPE.*``)."""
+    return np.select(
+        [frame["BAS.TYPE.enterprise"] == 1, frame["BAS.TYPE.individual"] == 1],
+        ["enterprise", "individual"],
+        "cooperative",
+    ).astype(object)
+
+
 @cache
 def industry_division_sections() -> dict[str, str]:
     """Two-digit GB/T 4754 division → its section letter."""

@@ -60,6 +60,18 @@ def _area_centroid(ring: np.ndarray) -> tuple[float, np.ndarray]:
     return abs(area), np.array([cx, cy])
 
 
+def diverging_norm(values, reference: float, min_span: float):
+    """Colours centred on ``reference``, reaching at least ``min_span`` either side and every value; never below
+    zero when no value is (a share or rate has no negative end to show)."""
+    from matplotlib.colors import TwoSlopeNorm
+
+    values = [float(v) for v in values if v is not None and np.isfinite(v)]
+    span = max([abs(v - reference) for v in values] + [min_span, 1e-9])
+    floor = 0.0 if all(v >= 0 for v in values) and reference >= 0 else -np.inf
+    low = max(reference - span, floor)
+    return TwoSlopeNorm(vcenter=reference, vmin=min(low, reference - 1e-9), vmax=reference + span)
+
+
 def county_map(
     values: dict[str, float],
     names: dict[str, str],
@@ -87,8 +99,7 @@ def county_map(
     if reference is None:
         norm, colour_map = Normalize(min(known, default=0.0), max(known, default=1.0)), colormaps["Reds"]
     else:
-        span = max([abs(v - reference) for v in known] + [min_span, 1e-9])
-        norm, colour_map = Normalize(reference - span, reference + span), colormaps["RdYlGn_r"]
+        norm, colour_map = diverging_norm(known, reference, min_span), colormaps["RdYlGn_r"]
 
     def colour(code):
         v = values.get(code)

@@ -2,8 +2,8 @@
 
 Every key of ``params.yaml`` is declared below, one pydantic model per section (``city``, ``synth``,
 ``ingest``, ``plan``, ``policy``, ``warnings``, ``features``, ``labels``, ``model``, ``score``, ``gates``,
-``registry``, ``classify``, ``backtest``, ``reminders``). Each model forbids unknown keys, so a misspelt key is
-refused instead of ignored.
+``registry``, ``classify``, ``backtest``, ``reminders``, ``triggers`` …). Each model forbids unknown keys, so a
+misspelt key is refused instead of ignored.
 Numbers are strict (the string ``"1.5"`` is not a number and ``1`` is not ``true``; an integer is
 accepted where a float is expected), months are ``YYYY-MM`` strings and codes (prefecture, districts)
 are strings. Rules that span keys (ratio ≥ floor, the order of the training months, shares summing
@@ -487,6 +487,14 @@ class ByItemType(_Model, Generic[V]):
     key: V
 
 
+class PlanEntityType(_Model):
+    """How one entity type (USCC 91 / 92 / 93) is drawn: a scale of the class ratios and floors, and the share of
+    the type's entities each item draws a year at least (domain.md §4, Henan 2020 by entity type)."""
+
+    ratio_scale: float = Field(gt=0, le=10)
+    annual_share: Prob
+
+
 class Plan(_Model):
     out_dir: Text
     id_format: Annotated[str, AfterValidator(_id_format)]
@@ -506,6 +514,8 @@ class Plan(_Model):
     optimiser_caps: ByClass[Ratio]
     policy_warmup_months: Count0
     directed: Annotated[list[Directed], AfterValidator(_unique_ids)] = None
+    # per entity type: ratio scale and annual share (absent: every type drawn alike, as one population)
+    entity_types: dict[EntityType, PlanEntityType] = None
 
     @model_validator(mode="after")
     def _above_floors(self) -> Plan:
@@ -536,6 +546,46 @@ class Warnings(_Model):
     horizon_months: Count = Field(description="evaluation: months after M in which an adverse outcome counts")
     weak_lift: Positive = Field(description="a warning with an observed lift below this is marked weak")
     metrics: Text
+
+
+class TriggerCategory(_Model):
+    """A new-economy category of the roster: a registry flag column, industry-code prefixes, or both."""
+
+    id: Annotated[str, _matches(r"[a-z][a-z0-9_]*", "a lower-case identifier")]
+    name_zh: Text
+    flag: Literal["is_high_tech", "is_new_economy"] | None = None
+    industries: list[Annotated[str, _matches(r"[A-T][0-9]{0,4}", "a GB/T 4754 code prefix, e.g. I65")]] = []
+
+    @model_validator(mode="after")
+    def _something(self) -> TriggerCategory:
+        if not self.flag and not self.industries:
+            raise ValueError("a category needs a flag or industries")
+        return self
+
+
+class TriggerKinds(_Model):
+    complaint: bool
+    warning: bool
+    case_lead: bool
+    legal: bool
+    worsening: bool
+
+
+class Triggers(_Model):
+    """Trigger-based supervision (stage ``roster``, docs/trigger-supervision.md)."""
+
+    enabled: bool = Field(description="false: no roster; the plan draws everyone as before")
+    out_dir: Text
+    metrics: Text
+    legal_file: Text = Field(description="the bureau's list of checks required by law (CSV)")
+    categories: Annotated[list[TriggerCategory], Field(min_length=1)]
+    grace_months: Count = Field(description="包容期 in months from enrolment")
+    on_grace_end: Literal["renew_if_clean", "exit"]
+    reenrol_wait_months: Count0
+    kinds: TriggerKinds
+    worsening_min_steps: Annotated[int, Field(ge=1, le=3)] = Field(description="1: A→B counts; 2: A→C, B→D")
+    warning_codes: list[Text]
+    check_item: Text = Field(description="the item a triggered check is planned under (an active item id)")
 
 
 class Features(_Model):
@@ -618,6 +668,17 @@ class Scorecard(_Model):
     min_iv: NonNeg
 
 
+class TypeCalibration(_Model):
+    """Calibration per entity type (docs/model.md): the figures of the validation report and the rule that flags
+    a type as off, applied out of time in the report and on the calibration rows at training."""
+
+    bins: Count = Field(description="equal-count bins of the prediction for the ECE")
+    bootstrap: Count = Field(description="bootstrap resamples for the intervals")
+    min_n: Count = Field(description="rows a type needs before it can be flagged")
+    max_ece_excess: Prob = Field(description="off: ECE beyond a calibrated model's (and significant) above this")
+    seed: Count0
+
+
 class ModelParams(_Model):
     features_dir: Text
     validated_dir: Text
@@ -629,6 +690,7 @@ class ModelParams(_Model):
     catboost: CatBoost
     tuning: Tuning
     scorecard: Scorecard
+    type_calibration: TypeCalibration
     out_dir: Text
 
     @model_validator(mode="after")
@@ -666,10 +728,14 @@ def _bands(bands: ByClass) -> ByClass:
     return bands
 
 
+Bands = Annotated[ByClass[Annotated[float, Field(ge=0, le=1000)]], AfterValidator(_bands)]
+
+
 class Score(_Model):
     anchor_probability: float = Field(gt=0, lt=1)
     pdo: Positive
-    bands: Annotated[ByClass[Annotated[float, Field(ge=0, le=1000)]], AfterValidator(_bands)]
+    bands: Bands
+    bands_by_type: dict[EntityType, Bands] = None  # an entity type's own bands (absent: every type on `bands`)
 
 
 class Gates(_Model):
@@ -830,6 +896,7 @@ class Params(_Model):
     plan: Plan
     policy: Policy
     warnings: Warnings
+    triggers: Triggers
     features: Features
     labels: Labels
     model: ModelParams

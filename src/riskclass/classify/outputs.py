@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from riskclass import codes
 from riskclass.classify.overrides import apply_overrides, validate_rules
 from riskclass.classify.reasons import top_reasons
 from riskclass.classify.report import render_html, summarise
@@ -58,6 +59,8 @@ def used_params(p: dict) -> dict:
         "reasons": p["classify"]["reasons"],
         "overrides": p["classify"]["overrides"],
         "bands": p["score"]["bands"],
+        # bands of the entity types that have their own (absent when none has: older records stay as they were)
+        **({"bands_by_type": p["score"]["bands_by_type"]} if p["score"].get("bands_by_type") else {}),
         "anchor_probability": p["score"]["anchor_probability"],
         "pdo": p["score"]["pdo"],
         # how the month's stability is read (stability.json): bins for a model without a profile, thresholds
@@ -81,19 +84,24 @@ def check_score_mapping(model: RiskModel, params: dict) -> None:
             )
 
 
-def assign_classes(frame: pd.DataFrame, model: RiskModel, overrides: list[dict], bands: dict):
-    """Score and class one month's indicators: (probability, score, model class, final class, override)."""
+def assign_classes(
+    frame: pd.DataFrame, model: RiskModel, overrides: list[dict], bands: dict, bands_by_type: dict | None = None
+):
+    """Score and class one month's indicators: (probability, score, model class, final class, override); an
+    entity type listed in ``bands_by_type`` is classed on its own bands."""
     probability = model.probability(frame)
     sp = model.score_params
     score = score_from_probability(probability, sp["anchor_probability"], sp["pdo"])
-    model_class = classes_from_scores(score, bands)
+    model_class = classes_from_scores(score, bands, codes.entity_types_of(frame), bands_by_type)
     final, fired = apply_overrides(frame, model_class, overrides)
     return probability, score, model_class, final, fired
 
 
 def classify_frame(frame: pd.DataFrame, model: RiskModel, params: dict, month: str, catalog) -> pd.DataFrame:
     validate_rules(params["overrides"], set(catalog.codes))
-    prob, score, model_class, final, fired = assign_classes(frame, model, params["overrides"], params["bands"])
+    prob, score, model_class, final, fired = assign_classes(
+        frame, model, params["overrides"], params["bands"], params.get("bands_by_type")
+    )
     # SHAP values are n × indicators doubles: compute them in slices to bound memory
     reasons = pd.concat(
         [
@@ -101,11 +109,7 @@ def classify_frame(frame: pd.DataFrame, model: RiskModel, params: dict, month: s
             for part in (frame.iloc[i : i + REASON_CHUNK] for i in range(0, len(frame), REASON_CHUNK))
         ]
     )
-    entity_type = np.select(
-        [frame["BAS.TYPE.enterprise"] == 1, frame["BAS.TYPE.individual"] == 1],
-        ["enterprise", "individual"],
-        "cooperative",
-    )
+    entity_type = codes.entity_types_of(frame)
     out = pd.DataFrame(
         {
             "uscc": frame["uscc"].to_numpy(),

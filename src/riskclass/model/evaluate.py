@@ -44,6 +44,64 @@ def calibration_table(y, p, w=None, bins: int = 10) -> pd.DataFrame:
     )
 
 
+def expected_calibration_error(y, p, bins: int = 10) -> float:
+    """Σ_b (n_b / n)·|observed_b − predicted_b| over ``bins`` equal-count bins of the prediction (rows ordered by
+    prediction, ties by position): the average gap between the rate predicted and the rate observed."""
+    y, p = np.asarray(y, dtype=float), np.asarray(p, dtype=float)
+    n = len(y)
+    order = np.argsort(p, kind="stable")
+    b = np.arange(n) * bins // n  # bin of each row in prediction order
+    gap = np.bincount(b, weights=y[order], minlength=bins) - np.bincount(b, weights=p[order], minlength=bins)
+    return float(np.abs(gap).sum() / n)
+
+
+def calibration_by_group(y, p, groups, cp: dict) -> dict:
+    """Calibration per group (e.g. entity type) of one sample: n, events, mean predicted, observed rate,
+    observed / predicted, ECE (``expected_calibration_error``) and the calibration table, with:
+
+    - ``observed_low/high``, ``ece_low/high``: 95 % bootstrap intervals (``cp["bootstrap"]`` resamples of the
+      group's rows, seeded by ``cp["seed"]``; the ECE's is the basic interval 2·ECE − quantiles, because a
+      resample's ECE is biased upward by its own noise);
+    - ``ece_noise``: the mean ECE a perfectly calibrated model shows on a sample this size (outcomes drawn from the
+      predictions, as many draws), ``ece_excess`` = ECE − ``ece_noise``, and ``ece_p``: the share of those draws
+      with an ECE at least the observed one (small: the gap is not noise);
+    - ``off``: at least ``cp["min_n"]`` rows, ``ece_p`` < 0.05 and ``ece_excess`` > ``cp["max_ece_excess"]``.
+    """
+    y, p, groups = np.asarray(y, dtype=float), np.asarray(p, dtype=float), np.asarray(groups).astype(str)
+    rng = np.random.default_rng(int(cp["seed"]))
+    keys = ("observed_low", "observed_high", "ece", "ece_low", "ece_high", "ece_noise", "ece_excess", "ece_p")
+    out = {}
+    for g in sorted(set(groups)):
+        m = groups == g
+        yg, pg = y[m], p[m]
+        n, bins, reps = len(yg), int(cp["bins"]), int(cp["bootstrap"])
+        observed, predicted = float(yg.mean()), float(pg.mean())
+        row = {"n": n, "events": int(yg.sum()), "predicted": predicted, "observed": observed}
+        row["observed_over_predicted"] = observed / predicted if predicted > 0 else None
+        row.update(dict.fromkeys(keys))
+        table = []
+        if n >= max(bins, 2):
+            ece = expected_calibration_error(yg, pg, bins)
+            draws = rng.integers(0, n, size=(reps, n))
+            q_low, q_high = np.quantile([expected_calibration_error(yg[i], pg[i], bins) for i in draws], [0.025, 0.975])
+            noise = np.array([expected_calibration_error(rng.random(n) < pg, pg, bins) for _ in range(reps)])
+            row["observed_low"], row["observed_high"] = (
+                float(q) for q in np.quantile(yg[draws].mean(axis=1), [0.025, 0.975])
+            )
+            row.update({"ece": ece, "ece_low": max(0.0, float(2 * ece - q_high)), "ece_high": float(2 * ece - q_low)})
+            row.update({"ece_noise": float(noise.mean()), "ece_excess": float(ece - noise.mean())})
+            row["ece_p"] = float((noise >= ece).mean())
+            table = calibration_table(yg, pg, bins=bins).reset_index().to_dict("records")
+        off = (
+            n >= int(cp["min_n"])
+            and row["ece"] is not None
+            and row["ece_p"] < 0.05
+            and row["ece_excess"] > float(cp["max_ece_excess"])
+        )
+        out[str(g)] = {**row, "off": bool(off), "table": table}
+    return out
+
+
 def lift_table(y, p, w=None, bins: int = 10) -> pd.DataFrame:
     """Event rate and lift per decile of the prediction (decile 10 = riskiest)."""
     df = pd.DataFrame({"y": y, "p": p, "w": 1.0 if w is None else w})

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from riskclass import periods
+from riskclass import codes, periods
 from riskclass.exports import write_csv
 from riskclass.indicators import load_catalog
 from riskclass.io import atomic_directory, write_json
@@ -52,7 +52,8 @@ def validate(model: RiskModel, card, split, p: dict) -> dict:
     mp, lp = p["model"], p["labels"]
     valid = split.valid
     prob = model.probability(valid)
-    classes = classes_from_scores(score_from_probability(prob, **_sp(p)), p["score"]["bands"])
+    types = codes.entity_types_of(valid)
+    classes = classes_from_scores(score_from_probability(prob, **_sp(p)), p["score"]["bands"], types, _bt(p))
     y = valid["label"].to_numpy()
     result = {
         "oot": evaluate.discrimination(y, prob),
@@ -72,12 +73,10 @@ def validate(model: RiskModel, card, split, p: dict) -> dict:
         p=prob,
         district=valid["BAS.IND.division"],
         section=valid["BAS.IND.section"],
-        entity_type=np.select(
-            [valid["BAS.TYPE.enterprise"] == 1, valid["BAS.TYPE.individual"] == 1],
-            ["enterprise", "individual"],
-            "cooperative",
-        ),
+        entity_type=types,
     )
+    # calibration per entity type out of time; a type "off" gets its own calibration at the next training
+    result["calibration_by_type"] = evaluate.calibration_by_group(y, prob, types, mp["type_calibration"])
     result["segments"] = {
         seg: evaluate.by_segment(frame, "label", "p", seg).to_dict("records")
         for seg in ("district", "section", "entity_type")
@@ -89,19 +88,26 @@ def validate(model: RiskModel, card, split, p: dict) -> dict:
     # synthetic city: the truth and the oracle
     truth = truth_outcomes(Path(mp["truth_dir"]), split.valid_month, lp["horizon_months"])
     if truth is not None:
-        t = frame[["uscc", "p"]].merge(truth, left_on="uscc", right_index=True)
+        t = frame[["uscc", "p", "entity_type"]].merge(truth, left_on="uscc", right_index=True)
         result["truth_model"] = evaluate.discrimination(t["violated"], t["p"])
         result["truth_oracle"] = evaluate.discrimination(t["violated"], 1 / (1 + np.exp(-t["oracle"])))
         result["truth_scorecard"] = evaluate.discrimination(
             t["violated"], scorecard_probability(card, valid.set_index("uscc").loc[t["uscc"]].reset_index())
         )
-        truth_classes = classes_from_scores(score_from_probability(t["p"], **_sp(p)), p["score"]["bands"])
+        truth_classes = classes_from_scores(
+            score_from_probability(t["p"], **_sp(p)), p["score"]["bands"], t["entity_type"], _bt(p)
+        )
         result["truth_class_table"] = (
             evaluate.class_table(t["violated"], truth_classes).reset_index().to_dict("records")
         )
     result["monotonicity_violations"] = evaluate.monotonicity_violations(model, valid)
     result["monotone_ok"] = sum(result["monotonicity_violations"].values()) == 0
     return result
+
+
+def _bt(p: dict) -> dict | None:
+    """The entity types' own class bands (params ``score.bands_by_type``), if any."""
+    return p["score"].get("bands_by_type")
 
 
 def _sp(p: dict) -> dict:

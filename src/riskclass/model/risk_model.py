@@ -1,5 +1,9 @@
 """The risk model used for classification: CatBoost + Platt calibration + score mapping.
 
+An entity type whose calibration was off on the calibration rows at training has its own Platt step
+(``type_calibrators``, fitted on that type's calibration rows; saved in ``model.json`` under
+``calibration_by_type`` only when there is one, so exports without it keep their bytes).
+
 Self-contained on disk (``save``/``load``): ``model.cbm`` (CatBoost's own format),
 ``model.json`` (features, calibration, score parameters, catalog hash) and, for models trained since
 monitoring exists, ``profile.json`` (the training window's reference profile with the validation month's baseline,
@@ -18,6 +22,7 @@ import numpy as np
 import pandas as pd
 from catboost import CatBoostClassifier, Pool
 
+from riskclass import codes
 from riskclass.model.scoring import PlattCalibrator, classes_from_scores, score_from_probability
 
 MODEL_FILE, META_FILE, PROFILE_FILE = "model.cbm", "model.json", "profile.json"
@@ -42,6 +47,7 @@ class RiskModel:
     directions: dict[str, int] = field(default_factory=dict)  # feature → +1 / -1 monotone constraint
     info: dict = field(default_factory=dict)  # training window, sizes … (for the card)
     profile: dict | None = None  # reference bins and shares of the training window (None: an older export)
+    type_calibrators: dict[str, PlattCalibrator] = field(default_factory=dict)  # entity type → its own calibration
 
     @property
     def features(self) -> list[str]:
@@ -54,7 +60,17 @@ class RiskModel:
         return np.asarray(self.booster.predict(self.pool(frame), prediction_type="RawFormulaVal"), dtype=float)
 
     def probability(self, frame: pd.DataFrame) -> np.ndarray:
-        return self.calibrator.predict(self.raw_logit(frame))
+        return self.calibrated(self.raw_logit(frame), frame)
+
+    def calibrated(self, raw_logit: np.ndarray, frame: pd.DataFrame) -> np.ndarray:
+        """Calibrated probabilities of raw log-odds: the general calibration, or an entity type's own one."""
+        out = self.calibrator.predict(raw_logit)
+        if self.type_calibrators:
+            types = codes.entity_types_of(frame)
+            for t, cal in sorted(self.type_calibrators.items()):
+                m = types == t
+                out[m] = cal.predict(raw_logit[m])
+        return out
 
     def score(self, frame: pd.DataFrame) -> np.ndarray:
         return self.scored(frame)[1]
@@ -94,6 +110,8 @@ class RiskModel:
             "directions": self.directions,
             "info": self.info,
         }
+        if self.type_calibrators:
+            meta["calibration_by_type"] = {t: c.to_dict() for t, c in sorted(self.type_calibrators.items())}
         (directory / META_FILE).write_text(
             json.dumps(meta, ensure_ascii=False, indent=2, sort_keys=True) + "\n", encoding="utf-8"
         )
@@ -120,4 +138,5 @@ class RiskModel:
             meta.get("directions", {}),
             meta.get("info", {}),
             profile,
+            {t: PlattCalibrator.from_dict(d) for t, d in meta.get("calibration_by_type", {}).items()},
         )

@@ -5,7 +5,7 @@
 - ``score_from_probability``: 500 at the anchor probability, ``pdo`` points per doubling of the
   odds, clipped to [0, 1000] and rounded: deterministic and higher = riskier (domain.md §3).
 - ``classes_from_scores``: the bands of params.yaml (default Henan: A [0,200), B [200,500),
-  C [500,750), D [750,1000]).
+  C [500,750), D [750,1000]); an entity type may have its own bands (``score.bands_by_type``).
 """
 
 from __future__ import annotations
@@ -52,8 +52,20 @@ def score_from_probability(p: np.ndarray, anchor_probability: float, pdo: float)
     return np.clip(np.rint(raw), 0, 1000).astype(np.int64)
 
 
-def classes_from_scores(scores: np.ndarray, bands: dict[str, float]) -> np.ndarray:
-    """Class of each score: the highest class whose lower bound the score reaches."""
+def classes_from_scores(scores: np.ndarray, bands: dict[str, float], types=None, bands_by_type: dict | None = None):
+    """Class of each score: the highest class whose lower bound the score reaches. With ``types`` (each row's
+    entity type) and ``bands_by_type`` (type → bands, params ``score.bands_by_type``), a row of a configured type
+    is classed on its type's bands, every other row on ``bands``."""
+    out = _classes(scores, bands)
+    if types is not None and bands_by_type:
+        types = np.asarray(types).astype(str)
+        for t, own in sorted(bands_by_type.items()):
+            m = types == t
+            out[m] = _classes(np.asarray(scores)[m], own)
+    return out
+
+
+def _classes(scores: np.ndarray, bands: dict[str, float]) -> np.ndarray:
     lows = [bands[c] for c in CLASSES]
     if lows != sorted(lows) or lows[0] != 0:
         raise ValueError(f"score bands must start at 0 and increase A→D, got {bands}")

@@ -7,8 +7,10 @@ import numpy as np
 import pandas as pd
 from catboost import CatBoostClassifier
 
+from riskclass import codes
 from riskclass.indicators.catalog import Catalog
 from riskclass.model.dataset import calibration_mask, feature_columns
+from riskclass.model.evaluate import calibration_by_group
 from riskclass.model.risk_model import RiskModel
 from riskclass.model.scoring import PlattCalibrator
 
@@ -53,14 +55,36 @@ def fit_risk_model(train: pd.DataFrame, catalog: Catalog, mp: dict, score_params
     booster = make_booster(directions, mp["catboost"], settings)
     model = RiskModel(booster, PlattCalibrator(), numeric, categorical, score_params, catalog.sha256, directions)
     booster.fit(model.pool(fit_rows, fit_rows["label"].to_numpy()))
-    model.calibrator.fit(model.raw_logit(cal_rows), cal_rows["label"].to_numpy())
+    raw = model.raw_logit(cal_rows)
+    model.calibrator.fit(raw, cal_rows["label"].to_numpy())
     model.info = {
         "train_rows": len(fit_rows),
         "calibration_rows": len(cal_rows),
         "train_event_rate": round(float(train["label"].mean()), 4),
         "catboost_settings": {k: settings[k] for k in TUNED_SETTINGS},
     }
+    if mp.get("type_calibration"):
+        calibrate_types(model, raw, cal_rows, mp["type_calibration"])
     return model
+
+
+def calibrate_types(model: RiskModel, raw: np.ndarray, cal_rows: pd.DataFrame, cp: dict) -> list[str]:
+    """Give every entity type whose calibration is off on the calibration rows (``evaluate.calibration_by_group``,
+    the rule of the validation report) its own Platt step, fitted on all that type's calibration rows; return
+    them. The check reads one row per entity (its latest month, ``as_of``; every row when there is no ``as_of``):
+    an entity's months are not independent draws, and counting them as such understates the noise."""
+    y, types = cal_rows["label"].to_numpy(), codes.entity_types_of(cal_rows)
+    last = np.ones(len(cal_rows), dtype=bool)
+    if "as_of" in cal_rows.columns:
+        last = (cal_rows["as_of"] == cal_rows.groupby("uscc")["as_of"].transform("max")).to_numpy()
+    figures = calibration_by_group(y[last], model.calibrator.predict(raw[last]), types[last], cp)
+    off = [t for t, f in figures.items() if f["off"]]
+    for t in off:
+        m = types == t
+        model.type_calibrators[t] = PlattCalibrator().fit(raw[m], y[m])
+    if off:  # recorded only when it happens, so exports without a per-type step keep their bytes
+        model.info["calibrated_types"] = {t: round(figures[t]["ece"], 4) for t in off}
+    return off
 
 
 def fit_scorecard(train: pd.DataFrame, catalog: Catalog, mp: dict):

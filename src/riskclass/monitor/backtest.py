@@ -21,6 +21,9 @@ Three views of each vintage, side by side (one row per vintage × view):
     The synthetic city only (when ``model.truth_dir`` exists): whether the entity truly violated in a
     month of the elapsed window (``truth_outcomes``).
 
+Every view is also split by entity type (``by_entity_type``: n, events, event rate, AUC, and in the observed
+view the predicted rate), since individual businesses and cooperatives are classed by the same model.
+
 Calibration is shown for the observed view only, the one whose event is the model's label. A partly
 elapsed window cannot be compared with the 12-month probability p, so the prediction is pro-rated under a
 constant monthly hazard: p_k = 1 − (1 − p)^(k / horizon) (exact for closed windows, k = horizon).
@@ -42,6 +45,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 
 from riskclass.codes import CLASSES
 from riskclass.io import atomic_write_bytes, json_ready
@@ -110,7 +114,7 @@ def prorated(probability: np.ndarray, elapsed: int, horizon: int) -> np.ndarray:
 # -- one vintage -----------------------------------------------------------------------------------------------
 def outcomes(classes: pd.DataFrame, month: str, elapsed: int, s: Settings, snapshot) -> dict[str, pd.DataFrame]:
     """Per view, the vintage's units with outcome ``y`` and weight ``w`` (plus class and probability)."""
-    base = classes[["uscc", "class", "probability"]]
+    base = classes[[c for c in ("uscc", "class", "probability", "entity_type") if c in classes.columns]]
     y = labels_for(base["uscc"], s.validated_dir, month, elapsed, s.events, pd.Timestamp(snapshot))
     views = {"observed": base.assign(y=y.to_numpy(), w=1.0)}
     draws = random_draw_outcomes(s.validated_dir, month, elapsed)
@@ -141,6 +145,33 @@ def class_rates(view: str, frame: pd.DataFrame, elapsed: int, horizon: int) -> p
                 row["predicted"] = float(prorated(d["probability"], elapsed, horizon).mean())
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def type_rates(month: str, elapsed: int, horizon: int, views: dict[str, pd.DataFrame]) -> list[dict]:
+    """Per view × entity type (企业 / 个体工商户 / 农民专业合作社): n, events, event rate (IPW-weighted for the random
+    draws), AUC and, in the observed view, the pro-rated predicted rate. Empty for records without a type."""
+    rows = []
+    for view, f in views.items():
+        if "entity_type" not in f.columns:
+            continue
+        for t, d in f.groupby("entity_type", sort=True):
+            w = d["w"].to_numpy() if view == "ipw" else None
+            m = evaluate.discrimination(d["y"].to_numpy(), d["probability"].to_numpy(), w)
+            predicted = float(prorated(d["probability"], elapsed, horizon).mean()) if view == "observed" else None
+            rows.append(
+                {
+                    "vintage": month,
+                    "elapsed_months": elapsed,
+                    "view": view,
+                    "entity_type": str(t),
+                    "n": len(d),
+                    "events": int(d["y"].sum()),
+                    "event_rate": float(np.average(d["y"], weights=w)),
+                    "auc": m["auc"],
+                    "predicted_rate": predicted,
+                }
+            )
+    return rows
 
 
 def order_status(rates: pd.DataFrame, min_per_class: int) -> str:
@@ -274,7 +305,7 @@ def backtest(p: dict, last_month: str | None = None) -> dict:
     snapshot = snapshot_date(s.validated_dir)
     store = RecordStore(p["classify"]["records_dir"])
     months = [m for m in store.sealed_months() if last_month is None or m <= check_month(last_month, "--month")]
-    rows, class_rows, calibration, alerts, skipped = [], [], [], [], []
+    rows, class_rows, calibration, alerts, skipped, by_type = [], [], [], [], [], []
     for month in months:
         k = elapsed_months(month, snapshot, s.horizon)
         if k == 0:
@@ -287,9 +318,12 @@ def backtest(p: dict, last_month: str | None = None) -> dict:
             )
             continue
         record = store.current(month)
-        classes = pd.read_parquet(record.classes_path, columns=["uscc", "class", "probability", "model_version"])
+        columns = ["uscc", "class", "probability", "model_version", "entity_type"]
+        present = set(pq.read_schema(record.classes_path).names)
+        classes = pd.read_parquet(record.classes_path, columns=[c for c in columns if c in present])
         views = outcomes(classes, month, k, s, snapshot)
         r, c, cal, a = backtest_vintage(classes, month, record.revision, k, s, views)
+        by_type += type_rates(month, k, s.horizon, views)
         rows += r
         class_rows += c
         calibration += cal
@@ -309,6 +343,7 @@ def backtest(p: dict, last_month: str | None = None) -> dict:
             "vintages": rows,
             "class_rates": class_rows,
             "calibration": calibration,
+            "by_entity_type": by_type,
             "alerts": alerts,
             "skipped": skipped,
         },

@@ -12,7 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
+import pyarrow.parquet as pq
 
+from riskclass import codes
 from riskclass.indicators import load_month, months_between
 from riskclass.io import write_json
 from riskclass.model.risk_model import RiskModel
@@ -62,7 +64,11 @@ def top_indicators(stability: dict, n: int) -> list[str]:
 
 def month_entry(v: MonthView, top: int) -> dict:
     s = v.stability
-    shares = pd.read_parquet(v.record.classes_path, columns=["class"])["class"].value_counts(normalize=True)
+    present = set(pq.read_schema(v.record.classes_path).names)
+    classes = pd.read_parquet(
+        v.record.classes_path, columns=[c for c in ("class", SCORE, "entity_type") if c in present]
+    )
+    shares = classes["class"].value_counts(normalize=True)
     basis = s.get("basis")
     psi = s["against"].get(basis, {}).get("psi", {}) if basis else {}
     return {
@@ -80,11 +86,28 @@ def month_entry(v: MonthView, top: int) -> dict:
         "responsible": [r["indicator"] for r in s.get("responsible", [])],
         "indicator_psi": {k: psi[k] for k in top_indicators(s, top) if k in psi},
         "class_shares": {c: round(float(shares.get(c, 0.0)), 6) for c in "ABCD"},
+        "by_entity_type": by_entity_type(classes),
     }
 
 
+def by_entity_type(classes: pd.DataFrame) -> dict:
+    """Per entity type of a month's classes: entities, mean score and class shares (empty without a type)."""
+    if "entity_type" not in classes.columns:
+        return {}
+    out = {}
+    for t, d in classes.groupby("entity_type", sort=True):
+        shares = d["class"].value_counts(normalize=True)
+        out[str(t)] = {
+            "n": len(d),
+            "mean_score": round(float(d[SCORE].mean()), 2),
+            "class_shares": {c: round(float(shares.get(c, 0.0)), 6) for c in "ABCD"},
+        }
+    return out
+
+
 def monitoring_summary(p: dict) -> dict:
-    """Every sealed month's verdict, score PSI, top indicators' PSI and class shares (monitoring.json)."""
+    """Every sealed month's verdict, score PSI, top indicators' PSI, class shares, and per entity type the
+    entities, mean score and class shares (monitoring.json)."""
     store = RecordStore(p["classify"]["records_dir"])
     mp = monitor_params(p)
     top = p["monitor"]["reports"]["top_indicators"]
@@ -125,8 +148,9 @@ def training_reference(p: dict, record: Record, model: RiskModel) -> pd.DataFram
     frame = pd.concat([load_month(folder, m) for m in months], ignore_index=True)
     frame = drift.sample(frame, rp["sample_rows"], rp["seed"])
     frame[SCORE] = model.score(frame)
-    bands = json.loads((record.path / "params.json").read_text(encoding="utf-8"))["bands"]
-    frame["class"] = classes_from_scores(frame[SCORE].to_numpy(), bands)
+    sealed = json.loads((record.path / "params.json").read_text(encoding="utf-8"))
+    types = codes.entity_types_of(frame)
+    frame["class"] = classes_from_scores(frame[SCORE].to_numpy(), sealed["bands"], types, sealed.get("bands_by_type"))
     return frame
 
 

@@ -15,6 +15,9 @@ from riskclass.periods import previous_month
 from riskclass.plan import strata
 from riskclass.plan.planner import PlanError, PlanInputs, plan_dates
 from riskclass.records import RecordStore
+from riskclass.triggers.roster import ON_ROSTER
+from riskclass.triggers.run import read_month, roster_path, triggers_path
+from riskclass.triggers.sources import triggered_entities
 
 DOMAIN_INDICATORS = {"food": "BAS.DOM.food", "drug": "BAS.DOM.drug", "special_equipment": "BAS.DOM.special_equipment"}
 
@@ -65,6 +68,33 @@ def warning_flags(p: dict, classes_month: str, uscc: pd.Series) -> tuple[pd.Data
     return flags, {str(path): sha256_file(path)}
 
 
+def roster_flags(p: dict, classes_month: str, uscc: pd.Series) -> tuple[pd.DataFrame, dict[str, str]]:
+    """``on_roster`` and ``triggered_by`` per entity from the roster of the classes month (stage ``roster``).
+
+    With trigger-based supervision on, a missing roster is refused: drawing roster entities into general items
+    (or forgetting their triggers) silently would break the bureau's commitment either way."""
+    if not p["triggers"]["enabled"]:
+        return pd.DataFrame(index=uscc.index), {}
+    out_dir = p["triggers"]["out_dir"]
+    stored = read_month(out_dir, classes_month)
+    if stored is None:
+        raise PlanError(
+            f"{roster_path(out_dir, classes_month)}: missing — trigger-based supervision (triggers.enabled) needs "
+            f"the roster of {classes_month} (riskclass roster --month {classes_month})"
+        )
+    rows, triggers = stored
+    fired = triggered_entities(triggers).set_index("uscc")["triggered_by"]
+    flags = pd.DataFrame(
+        {
+            "on_roster": uscc.isin(rows.loc[rows["status"].isin(ON_ROSTER), "uscc"]).to_numpy(),
+            "triggered_by": uscc.map(fired).fillna("").to_numpy(dtype=object),
+        },
+        index=uscc.index,
+    )
+    paths = [roster_path(out_dir, classes_month), triggers_path(out_dir, classes_month)]
+    return flags, {str(path): sha256_file(path) for path in paths}
+
+
 def load_inputs(p: dict, month: str) -> PlanInputs:
     pp, fp = p["plan"], p["features"]
     classes_month = previous_month(month)  # a plan draws on the classes of the month before
@@ -83,7 +113,8 @@ def load_inputs(p: dict, month: str) -> PlanInputs:
     names = pd.read_parquet(validated / "entities.parquet", columns=["uscc", "name"])
     entities = classes.merge(features, on="uscc", how="left").merge(names, on="uscc", how="left")
     flags, warning_sources = warning_flags(p, classes_month, entities["uscc"])
-    entities = pd.concat([entities, flags], axis=1)
+    roster, roster_sources = roster_flags(p, classes_month, entities["uscc"])
+    entities = pd.concat([entities, flags, roster], axis=1)
     for domain, code in DOMAIN_INDICATORS.items():
         entities[domain] = entities[code].fillna(0).astype(bool)
     items = _planning_table(validated, "check_items")
@@ -106,6 +137,7 @@ def load_inputs(p: dict, month: str) -> PlanInputs:
         ]
     }
     sources.update(warning_sources)
+    sources.update(roster_sources)
     sources[f"inspections before {start.date()} (snapshot + feedback)"] = frame_sha256(inspections)
     return PlanInputs(
         month=month,
@@ -116,6 +148,7 @@ def load_inputs(p: dict, month: str) -> PlanInputs:
         conflicts=conflicts,
         inspections=inspections,
         sources=sources,
+        triggered_item=p["triggers"]["check_item"] if p["triggers"]["enabled"] else None,
     )
 
 

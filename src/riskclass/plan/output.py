@@ -12,7 +12,8 @@ was found. So ``<out>/<plan_id>/`` is split in two:
                              name starts with 内部 and every printed page is headed 内部资料 不得公开
 - ``inclusion.parquet``      every candidate (entity × item) with its class and inclusion probability
 - ``strata.csv``             every draw: population N, floor, target, drawn n, probability
-- ``summary.json``           counts per class, district and item; expected findings; seed; input hashes
+- ``summary.json``           counts per class, district, item and entity type (with each type's annual share per
+                             item against ``plan.entity_types``); expected findings; seed; input hashes
 
 ``publish/`` (what may go to the inspection platform and be published):
 
@@ -50,6 +51,7 @@ PLAN_COLUMNS = {
     "uscc": "统一社会信用代码",
     "name": "名称",
     "district": "行政区划代码",
+    "entity_type": "主体类型",
     "class": "信用风险分类",
     "stratum": "评分子档",
     "item_id": "事项编号",
@@ -58,6 +60,7 @@ PLAN_COLUMNS = {
     "department": "实施部门",
     "draw_type": "抽取方式",
     "directed_by": "定向条件",
+    "triggered_by": "触发原因",
     "inclusion_prob": "入样概率",
     # inspector_1 … inspector_k (k = plan.inspectors_per_check) follow, as 执法人员1 … 执法人员k
     "start_date": "开始日期",
@@ -176,6 +179,7 @@ def summarise(plan: Plan, rates: pd.DataFrame | None, stratum_rates: pd.DataFram
         "candidates_by_class": {str(k): int(v) for k, v in candidates.groupby("class").size().items()},
         "candidates_by_stratum": {str(k): int(v) for k, v in candidates.groupby("stratum").size().items()},
         "realised_ratio": {f"{i}/{k}": r for (i, k), r in realised["ratio"].items()},
+        "by_entity_type": by_entity_type(plan),
         "inspector_load": {
             "assigned_inspectors": int(busy.sum()),
             "min": int(plan.loads.loc[busy, "assigned"].min()) if busy.any() else 0,
@@ -184,6 +188,33 @@ def summarise(plan: Plan, rates: pd.DataFrame | None, stratum_rates: pd.DataFram
         "staffing_by_qualification": staffing(plan),
         "expected_findings": expected_findings(plan, rates, stratum_rates),
     }
+
+
+def by_entity_type(plan: Plan) -> dict:
+    """Per entity type: population, checks and entities checked, and per item the candidates the item applies to,
+    its undirected checks and the annual share they make (checks × plans per year / population the item applies
+    to) next to the configured one (``plan.entity_types``; directed checks come on top)."""
+    e = plan.frame.drop_duplicates("uscc").set_index("uscc")["entity_type"]
+    c, ppy = plan.checks, int(plan.summary["plans_per_year"])
+    configured = plan.summary.get("entity_types") or {}
+    out = {}
+    for t in sorted(set(e)):
+        per_item = {}
+        for item_id, rows in plan.frame[plan.frame["entity_type"] == t].groupby("item_id", sort=True):
+            n = int((rows["draw_type"] == "undirected").sum())
+            per_item[str(item_id)] = {
+                "population": len(rows),
+                "undirected_checks": n,
+                "annual_share": round(n * ppy / max(len(rows), 1), 6),
+                "configured_share": configured.get(t, {}).get("annual_share"),
+            }
+        out[str(t)] = {
+            "population": int((e == t).sum()),
+            "checks": int((c["entity_type"] == t).sum()),
+            "entities_checked": int(c.loc[c["entity_type"] == t, "uscc"].nunique()),
+            "by_item": per_item,
+        }
+    return out
 
 
 def staffing(plan: Plan) -> dict:
@@ -219,6 +250,8 @@ def _chinese(frame: pd.DataFrame) -> pd.DataFrame:
     out["department"] = out["department"].map(codes.labels("departments"))
     out["draw_type"] = out["draw_type"].map(codes.labels("draw_types"))
     out["district"] = out["district"].map(codes.labels("divisions")).fillna(out["district"])
+    if "entity_type" in out.columns:
+        out["entity_type"] = out["entity_type"].map(codes.labels("entity_types")).fillna(out["entity_type"])
     return out.rename(columns=plan_columns(frame))
 
 
@@ -294,6 +327,10 @@ def write_plan(plan: Plan, summary: dict, out_dir: Path, professional: pd.DataFr
         [("类别 " + k, v) for k, v in summary["by_class"].items()]
         + [("子档 " + k, v) for k, v in summary["by_stratum"].items()]
         + [("事项 " + k, v) for k, v in summary["by_item"].items()]
+        + [
+            ("主体类型 " + codes.labels("entity_types").get(k, k), v["checks"])
+            for k, v in summary["by_entity_type"].items()
+        ]
         + [("区县 " + codes.labels("divisions").get(k, k), v) for k, v in summary["by_district"].items()],
         columns=["分组", "检查户次"],
     )

@@ -7,9 +7,13 @@ ratios`` every stratum draws its class's ratio; with ``optimised`` the checks ea
 among its strata by a linear programme on the strata's problem rates, estimated by IPW from earlier random
 checks. Every non-empty stratum keeps at least its floor (never below one check, so nobody is exempt), each
 item draws at least the overall minimum, and the directed draws add their filters' ratios. Entities checked
-within their class's cool-off are left out of every draw. When the draws exceed the capacity (batch size,
-or inspectors × capacity / officers per check), everything above the floors shrinks by one common share;
-when even the floors do not fit, the plan is refused.
+within their class's cool-off are left out of every draw. Where ``plan.entity_types`` is configured, every item's
+strata are split by entity type (enterprise 91…, individual business 92…, cooperative 93…): a type draws its
+``ratio_scale`` × the class ratios and floors, uplifted (the class proportions kept) until the type reaches its
+``annual_share`` of the entities the item applies to; for enterprises never below ``min_overall_ratio`` (the
+legal 3 % a year). Without ``plan.entity_types`` every type shares one set of strata, as before. When the
+draws exceed the capacity (batch size, or inspectors × capacity / officers per check), everything above the
+floors shrinks by one common share; when even the floors do not fit, the plan is refused.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 
-from riskclass.codes import CLASSES
+from riskclass.codes import CLASSES, ENTITY_TYPES
 from riskclass.plan import strata
 from riskclass.plan.assign import assign_inspectors, available
 from riskclass.plan.draw import (
@@ -29,7 +33,9 @@ from riskclass.plan.draw import (
     derive_seed,
     draw_n,
     fit_capacity,
+    hash_keys,
 )
+from riskclass.triggers.kinds import KINDS as TRIGGER_KINDS
 
 
 class PlanError(Exception):
@@ -40,12 +46,15 @@ class PlanError(Exception):
 class PlanInputs:
     month: str  # the plan month
     classes_month: str
-    entities: pd.DataFrame  # uscc, name, score, class, district, section, entity_type, food, drug, special_equipment, …
+    # uscc, name, score, class, district, section, entity_type, food, drug, special_equipment, …; with trigger-based
+    # supervision also on_roster (bool: no general random item) and triggered_by (fired trigger kinds, "" none)
+    entities: pd.DataFrame
     items: pd.DataFrame
     inspectors: pd.DataFrame
     conflicts: pd.DataFrame
     inspections: pd.DataFrame  # every inspection record known (for the cool-off)
     sources: dict[str, str] = field(default_factory=dict)  # input file → sha256
+    triggered_item: str | None = None  # the item a triggered check is planned under (params triggers.check_item)
 
 
 @dataclass
@@ -87,6 +96,15 @@ def validate_plan_params(pp: dict, indicator_codes: set[str], warning_codes: set
                 raise PlanError(f"plan ratio/floor for class {k} must lie in (0, 1]: nobody is exempt (不免抽)")
             if r < f:
                 raise PlanError(f"plan.ratios.{item_type}.{k} = {r} is below the floor plan.floors.{k} = {f}")
+    for t, spec in (pp.get("entity_types") or {}).items():
+        scale = float(spec.get("ratio_scale", 1.0))
+        if any(r * scale > 1 for ratios in pp["ratios"].values() for r in ratios.values()):
+            raise PlanError(f"plan.entity_types.{t}.ratio_scale = {scale} takes a class ratio above 1")
+        if t == "enterprise" and float(spec.get("annual_share", 1.0)) < float(pp["min_overall_ratio"]):
+            raise PlanError(
+                f"plan.entity_types.enterprise.annual_share = {spec['annual_share']} is below the legal floor "
+                f"plan.min_overall_ratio = {pp['min_overall_ratio']} (enterprises: at least 3 % a year)"
+            )
     ids = [str(d["id"]) for d in pp.get("directed", [])]
     if len(set(ids)) != len(ids) or any("/" in i or ";" in i for i in ids):
         raise PlanError(f"plan.directed ids must be unique and free of '/' and ';' (they name draws): {ids}")
@@ -138,6 +156,65 @@ def directed_filter(entities: pd.DataFrame, spec: dict) -> np.ndarray:
     return ok
 
 
+def roster_excluded(entities: pd.DataFrame, item_type: str) -> np.ndarray:
+    """Entities on the trigger-supervision roster, left out of every random draw (undirected and directed) of a
+    general item; key items still draw them (不免抽)."""
+    if item_type != "general" or "on_roster" not in entities.columns:
+        return np.zeros(len(entities), dtype=bool)
+    return entities["on_roster"].to_numpy(dtype=bool)
+
+
+def triggered_checks(
+    e: pd.DataFrame, item_id: str | None, room: int, drawn: pd.DataFrame, seed: str
+) -> tuple[pd.DataFrame | None, dict]:
+    """The triggered checks (draw type ``triggered``) of the entities on which a trigger fired, at most ``room``.
+
+    Not a random draw: no inclusion probability (NaN), so IPW estimates never use them. An entity the random
+    draws already check under the same item needs no second check. When the room is short, legal requirements
+    and case leads go first (the trigger order of ``triggers.kinds.KINDS``), then a seeded random order. The room is
+    reserved before the draw, so an entity found already drawn leaves its reserved check unused (one or two a month)."""
+    if "triggered_by" not in e.columns or not item_id:
+        return None, {}
+    fired = e[e["triggered_by"] != ""]
+    already = fired["uscc"].isin(drawn.loc[drawn["item_id"] == item_id, "uscc"]).to_numpy()
+    due = fired[~already]
+    first_kind = due["triggered_by"].str.split(";").str[0].map({k: i for i, k in enumerate(TRIGGER_KINDS)})
+    order = pd.DataFrame({"kind": first_kind.to_numpy(), "key": hash_keys(seed, "triggered", due["uscc"].to_numpy())})
+    due = due.iloc[np.lexsort((order["key"].to_numpy(), order["kind"].to_numpy()))]
+    scheduled = due.iloc[: max(room, 0)]
+    out = scheduled[["uscc", "class", "stratum", "district", "entity_type", "triggered_by"]].copy()
+    out.insert(1, "item_id", item_id)
+    out["p_undirected"] = np.nan
+    out["p_directed"] = np.nan
+    out["inclusion_prob"] = np.nan
+    out["draw_type"] = "triggered"
+    out["directed_by"] = ""
+    counts = {
+        "entities_triggered": len(fired),
+        "already_drawn": int(already.sum()),
+        "scheduled": len(scheduled),
+        "deferred": len(due) - len(scheduled),
+    }
+    return out.reset_index(drop=True), counts
+
+
+def type_groups(pp: dict, entities: pd.DataFrame) -> list[tuple[str, np.ndarray, float, float]]:
+    """The entity-type groups every item's strata are split by: (type, members, ratio scale, annual minimum share).
+    One group of everybody ("", scale 1, ``min_overall_ratio``) when ``plan.entity_types`` is not configured; else
+    one per type, a type not listed keeping scale 1 and ``min_overall_ratio``; enterprises never below it."""
+    configured = pp.get("entity_types")
+    if not configured:
+        return [("", np.ones(len(entities), dtype=bool), 1.0, float(pp["min_overall_ratio"]))]
+    groups = []
+    for t in ENTITY_TYPES:
+        spec = configured.get(t, {})
+        share = float(spec.get("annual_share", pp["min_overall_ratio"]))
+        minimum = max(share, float(pp["min_overall_ratio"])) if t == "enterprise" else share
+        members = (entities["entity_type"] == t).to_numpy()
+        groups.append((t, members, float(spec.get("ratio_scale", 1.0)), minimum))
+    return groups
+
+
 def cooled_off(inputs: PlanInputs, pp: dict, start: pd.Timestamp) -> np.ndarray:
     """Entities checked within their class's ``cooloff_months`` before the plan starts (无事不扰)."""
     insp = inputs.inspections
@@ -161,37 +238,43 @@ def _strata(inputs: PlanInputs, pp: dict, cooled: np.ndarray, labels: np.ndarray
     names = strata.stratum_names(pp["subbands"])
     in_stratum = {name: labels == name for name in names}
     floors = np.array([pp["floors"][strata.stratum_class(name)] for name in names])
-    min_overall = strata.per_plan(pp["min_overall_ratio"], ppy)
+    groups = type_groups(pp, e)
     rows, members, item_masks = [], {}, {}
     for _, item in inputs.items.iterrows():
         base = applicable(e, item)
         item_masks[item["item_id"]] = base
-        candidates = base & ~cooled
-        sizes = np.array([(candidates & in_stratum[name]).sum() for name in names])
+        candidates = base & ~cooled & ~roster_excluded(e, item["item_type"])
         annual = np.array([pp["ratios"][item["item_type"]][strata.stratum_class(name)] for name in names])
-        floor_n, target, scaled, min_share = class_allocation(
-            sizes, strata.per_plan(annual, ppy), strata.per_plan(floors, ppy), min_overall
-        )
-        for name, n_pop, lo, tgt, r in zip(names, sizes, floor_n, target, annual, strict=True):
-            draw_id = f"{item['item_id']}/{name}"
-            members[draw_id] = candidates & in_stratum[name]
-            rows.append(
-                {
-                    "draw_id": draw_id,
-                    "item_id": item["item_id"],
-                    "item_type": item["item_type"],
-                    "draw_type": "undirected",
-                    "class": strata.stratum_class(name),
-                    "stratum": name,
-                    "N": int(n_pop),
-                    "annual_ratio": float(r),
-                    "ratio": strata.per_plan(float(r), ppy),
-                    "floor": int(lo),
-                    "target": int(tgt),
-                    "uplift": scaled,
-                    "min_share": min_share,
-                }
+        for etype, in_type, scale, minimum in groups:
+            sizes = np.array([(candidates & in_type & in_stratum[name]).sum() for name in names])
+            floor_n, target, scaled, min_share = class_allocation(
+                sizes,
+                strata.per_plan(annual * scale, ppy),
+                strata.per_plan(floors * scale, ppy),
+                strata.per_plan(minimum, ppy),
             )
+            prefix = f"{item['item_id']}/{etype}" if etype else item["item_id"]
+            for name, n_pop, lo, tgt, r in zip(names, sizes, floor_n, target, annual * scale, strict=True):
+                draw_id = f"{prefix}/{name}"
+                members[draw_id] = candidates & in_type & in_stratum[name]
+                rows.append(
+                    {
+                        "draw_id": draw_id,
+                        "item_id": item["item_id"],
+                        "item_type": item["item_type"],
+                        "draw_type": "undirected",
+                        "entity_type": etype,
+                        "class": strata.stratum_class(name),
+                        "stratum": name,
+                        "N": int(n_pop),
+                        "annual_ratio": float(r),
+                        "ratio": strata.per_plan(float(r), ppy),
+                        "floor": int(lo),
+                        "target": int(tgt),
+                        "uplift": scaled,
+                        "min_share": min_share,
+                    }
+                )
         for d in pp.get("directed", []):
             if d["item"] != item["item_id"]:
                 continue
@@ -206,6 +289,7 @@ def _strata(inputs: PlanInputs, pp: dict, cooled: np.ndarray, labels: np.ndarray
                     "item_id": item["item_id"],
                     "item_type": item["item_type"],
                     "draw_type": "directed",
+                    "entity_type": "",
                     "class": "",
                     "stratum": "",
                     "N": n_pop,
@@ -242,7 +326,7 @@ def optimise_allocation(pp: dict, table: pd.DataFrame, rate: pd.Series) -> np.nd
     ppy = int(pp["plans_per_year"])
     counts = table["n"].to_numpy().copy()
     undirected = table["draw_type"] == "undirected"
-    for _, rows in table[undirected].groupby("item_id", sort=True):
+    for _, rows in table[undirected].groupby(["item_id", "entity_type"], sort=True):  # type shares kept
         sizes = rows["N"].to_numpy()
         floors = np.where(sizes > 0, rows["floor"].to_numpy() / np.maximum(sizes, 1), 0.0)
         caps = strata.per_plan(rows["class"].map(pp["optimiser_caps"]).to_numpy(dtype=float), ppy)
@@ -261,6 +345,7 @@ def _draw_item(
     base: np.ndarray,
     members: dict,
     cooled: np.ndarray,
+    excluded: np.ndarray,
     seed: str,
 ) -> pd.DataFrame:
     """Every candidate of one item with the probability of each of its draws, combined, and the result."""
@@ -284,9 +369,10 @@ def _draw_item(
     for j in np.flatnonzero(dir_drawn):
         dir_ids[j] = ";".join(name for name, hit in dir_hits if hit[j])
     directed_p = combined_probability(dir_ps) if dir_ps else np.zeros(n_rows)
-    sub = e.loc[base, ["uscc", "class", "stratum", "district"]].reset_index(drop=True)
+    sub = e.loc[base, ["uscc", "class", "stratum", "district", "entity_type"]].reset_index(drop=True)
     sub.insert(1, "item_id", item_id)
     sub["cooled_off"] = cooled[base]
+    sub["on_roster"] = excluded[base]  # inclusion probability 0 by design (trigger-based supervision)
     sub["p_undirected"] = und_p
     sub["p_directed"] = directed_p
     sub["inclusion_prob"] = combined_probability([und_p, directed_p])
@@ -328,7 +414,10 @@ def make_plan(
             f"(plan.max_checks {pp['max_checks']}; available inspectors' capacity / {pp['inspectors_per_check']}): "
             "add inspectors or raise the batch size; floors are not lowered silently"
         )
-    table["n"], share = fit_capacity(floor_n, target, min_share, capacity)
+    # triggered checks are owed: they come first, within what the floors leave (never below the floors)
+    n_triggered = int((e["triggered_by"] != "").sum()) if "triggered_by" in e.columns else 0
+    room = min(n_triggered, capacity - needed)
+    table["n"], share = fit_capacity(floor_n, target, min_share, capacity - room)
     rate, why = stratum_rates_usable(pp, table, stratum_rates)
     table["rate_estimate"] = table["stratum"].map(rate) if rate is not None else np.nan
     used = "optimised" if pp["allocation"] == "optimised" and rate is not None else "ratios"
@@ -338,17 +427,32 @@ def make_plan(
 
     frame = pd.concat(
         [
-            _draw_item(e, item_id, item_rows, item_masks[item_id], members, cooled, seed)
+            _draw_item(
+                e,
+                item_id,
+                item_rows,
+                item_masks[item_id],
+                members,
+                cooled,
+                roster_excluded(e, item_rows["item_type"].iloc[0]),
+                seed,
+            )
             for item_id, item_rows in table.groupby("item_id", sort=True)
         ],
         ignore_index=True,
     )
 
     items = inputs.items.set_index("item_id")
-    checks = (
-        frame[frame["drawn"]]
-        .drop(columns=["drawn", "cooled_off"])
-        .merge(e.drop(columns=["class", "stratum", "district"]), on="uscc", how="left")
+    drawn = frame[frame["drawn"]].drop(columns=["drawn", "cooled_off", "on_roster"])
+    triggered, trigger_counts = triggered_checks(e, inputs.triggered_item, room, drawn, seed)
+    if triggered is not None and inputs.triggered_item not in items.index:
+        raise PlanError(f"triggers.check_item {inputs.triggered_item!r} is not an active item of the list")
+    if triggered is not None:
+        drawn = pd.concat([drawn.assign(triggered_by=""), triggered], ignore_index=True)
+    checks = drawn.merge(
+        e.drop(columns=["class", "stratum", "district", "entity_type", "triggered_by"], errors="ignore"),
+        on="uscc",
+        how="left",
     )
     checks["item_name"] = checks["item_id"].map(items["item_name"])
     checks["item_type"] = checks["item_id"].map(items["item_type"])
@@ -394,7 +498,14 @@ def make_plan(
         },
         "subband_edges": edges,
         "cooled_off": int(cooled.sum()),
+        "trigger_supervision": {
+            "on_roster": int(e["on_roster"].sum()) if "on_roster" in e.columns else 0,
+            "general_item_rows_excluded": int(frame["on_roster"].sum()),
+            "triggered_check_item": inputs.triggered_item or "",
+            **{"entities_triggered": 0, "already_drawn": 0, "scheduled": 0, "deferred": 0, **trigger_counts},
+        },
         "cooled_off_by_class": {k: int((cooled & (e["class"] == k).to_numpy()).sum()) for k in CLASSES},
+        "entity_types": pp.get("entity_types") or {},
         "unassigned": int((checks["unassigned_reason"] != "").sum()),
         "sources": inputs.sources,
     }

@@ -70,13 +70,15 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
 # inputs: classes with scores, capacity, the truth world
 
 
-def monthly_classes(features_dir: Path, months: list[str], model, overrides: list[dict], bands: dict) -> pd.DataFrame:
+def monthly_classes(
+    features_dir: Path, months: list[str], model, overrides: list[dict], bands: dict, bands_by_type: dict | None = None
+) -> pd.DataFrame:
     """Class, probability and score of every entity for each month, as the monthly run would have assigned them
-    (no reasons)."""
+    (no reasons; an entity type with its own bands classed on them)."""
     frames = []
     for month in months:
         frame = load_month(features_dir, month)
-        probability, score, _, final, _ = assign_classes(frame, model, overrides, bands)
+        probability, score, _, final, _ = assign_classes(frame, model, overrides, bands, bands_by_type)
         frames.append(
             pd.DataFrame(
                 {
@@ -571,6 +573,7 @@ def run_comparison(p: dict, last_month: str | None = None, inspectors: pd.DataFr
         model,
         p["classify"]["overrides"],
         p["score"]["bands"],
+        p["score"].get("bands_by_type"),
     )
     truth_months = months_between(previous_month(first_month), last_month)
     truth = pd.read_parquet(

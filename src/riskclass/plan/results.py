@@ -43,7 +43,8 @@ def load_plan(plan_dir: Path) -> tuple[dict, pd.DataFrame]:
         )
     summary = json.loads(stored[0].read_text(encoding="utf-8"))
     checks = read_internal_plan(stored[1])
-    checks["inclusion_prob"] = checks["inclusion_prob"].astype(float)
+    # empty for a triggered check: not a random draw, no inclusion probability
+    checks["inclusion_prob"] = pd.to_numeric(checks["inclusion_prob"].replace("", np.nan))
     return summary, checks
 
 
@@ -130,6 +131,7 @@ def evaluate_plan(plan_dir: Path, feedback_dir: Path) -> pd.DataFrame:
         checks[["check_id", "class", "item_type", "inclusion_prob"]], left_on="inspection_id", right_on="check_id"
     )
     joined["problem"] = codes.found_problem(joined["result_code"])
+    joined = joined[joined["inclusion_prob"].notna()]  # random draws only: a triggered check has no probability
     by_class = ipw_rates(joined, "class").assign(item_type="all")
     by_type = ipw_rates(joined, ["class", "item_type"])
     table = pd.concat([by_class, by_type], ignore_index=True)

@@ -13,7 +13,7 @@ import pandas as pd
 from riskclass import codes
 from riskclass.classify.charts import shares_by
 from riskclass.codes import CLASSES
-from riskclass.maps import county_map
+from riskclass.maps import county_map, diverging_norm
 from riskclass.regions.levels import LEVELS_BY_NAME, composition
 
 COUNTY_NAMES = codes.labels("divisions")
@@ -40,15 +40,13 @@ def county_section_heatmap(
     """Counties (rows) × industry sections (columns) coloured by ``value`` around the city's ``reference``;
     cells with fewer than ``min_entities`` entities are greyed (their figure is written small)."""
     import matplotlib.pyplot as plt
-    from matplotlib.colors import Normalize
 
     t = level(cells, "county_section")
     if t.empty:
         return None
     grid = t.pivot(index="district", columns="section", values=value).sort_index().sort_index(axis=1)
     size = t.pivot(index="district", columns="section", values="entities").reindex_like(grid).fillna(0)
-    span = max(float(np.nanmax(np.abs(grid.to_numpy(dtype=float) - reference))), MAP_MIN_SPAN)
-    norm = Normalize(reference - span, reference + span)
+    norm = diverging_norm(grid.to_numpy(dtype=float).ravel(), reference, MAP_MIN_SPAN)
     shown = grid.where(size >= min_entities)
     fig, ax = plt.subplots(figsize=(1.2 + 0.62 * grid.shape[1], 1.6 + 0.5 * grid.shape[0]))
     image = ax.imshow(shown.to_numpy(dtype=float), cmap="RdYlGn_r", norm=norm, aspect="auto")

@@ -31,6 +31,10 @@ class EventLog:
     def __len__(self) -> int:
         return self._rows
 
+    def column(self, name: str) -> np.ndarray:
+        """One column of every record added so far (the log must not be empty)."""
+        return np.concatenate(self._columns[name])
+
     def frame(self, columns: list[str]) -> pd.DataFrame:
         if not self._rows:
             return pd.DataFrame({c: pd.Series(dtype=object) for c in columns})

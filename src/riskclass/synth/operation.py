@@ -26,6 +26,7 @@ from riskclass.periods import months_between, next_month
 from riskclass.plan import run_plan
 from riskclass.plan.results import ingest_results
 from riskclass.synth.results import simulate_results
+from riskclass.triggers.run import run_roster
 
 
 @dataclass
@@ -107,6 +108,8 @@ def run_year(
         t1 = time.perf_counter()
         plan_month = next_month(month)
         run_warnings(p, month)  # as the pipeline does (stage warnings): directed draws may name a warning
+        if p["triggers"]["enabled"]:
+            run_roster(p, month)  # stage roster: the plan leaves the roster out of general items
         _, summary, plan_dir = run_plan(p, plan_month)
         results = Path(plan_dir).with_name(f"{Path(plan_dir).name}.results.csv")
         simulate_results(plan_dir, truth_dir, items, p["synth"]["inspections"], results)

@@ -2,9 +2,9 @@
 
 Each check finds a problem when the entity is truly violating (ground truth of the plan month, or of the
 latest simulated month for a plan beyond the simulation)
-and the inspector detects it; result codes and dispositions follow the same tables as the simulated
-history. Optionally a few rows are made faulty (unknown result code, wrong entity, unplanned check) to
-exercise the quarantine.
+and the inspector detects it; the outcome is drawn by the same function as the simulated history
+(synth/outcomes.py). Optionally a few rows are made faulty (unknown result code, wrong entity, unplanned
+check) to exercise the quarantine.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from riskclass.synth.simulate import DISPOSITION, RESULT_BY_TYPE
+from riskclass.synth.outcomes import dispositions, inspection_outcome
 
 # the violation type a check of each qualification looks for
 _TYPE_BY_QUALIFICATION = {
@@ -41,18 +41,9 @@ def simulate_results(
     rng = np.random.default_rng(int(hashlib.sha256(plan_id.encode("utf-8")).hexdigest()[:16], 16))
     n = len(checks)
     violating = checks["uscc"].map(latest).fillna(False).to_numpy(dtype=bool)
-    detected = violating & (rng.random(n) < inspections_spec["detection_prob"])
-    result = np.full(n, "1", dtype=object)
-    u = rng.random(n)
-    not_operating, closed = inspections_spec["not_operating_prob"], inspections_spec["closed_prob"]
-    result[~violating & (u < not_operating)] = "F"
-    result[~violating & (u >= not_operating) & (u < not_operating + closed)] = "7"
     qualification = checks["item_id"].map(items.set_index("item_id")["qualification"]).to_numpy()
     vtype = np.array([_TYPE_BY_QUALIFICATION.get(q, "default") for q in qualification], dtype=object)
-    for kind in np.unique(vtype[detected]):
-        m = detected & (vtype == kind)
-        options, probs = RESULT_BY_TYPE[kind]
-        result[m] = np.array(options, dtype=object)[rng.choice(len(options), int(m.sum()), p=probs)]
+    result, _ = inspection_outcome(rng, violating, vtype, inspections_spec)
     start = pd.Timestamp(checks["start_date"].iloc[0]) if n else pd.Timestamp("1970-01-01")
     dates = start + pd.to_timedelta(rng.integers(0, 28, n), unit="D")
     out = pd.DataFrame(
@@ -61,7 +52,7 @@ def simulate_results(
             "uscc": checks["uscc"],
             "inspection_date": dates.strftime("%Y-%m-%d"),
             "result_code": result,
-            "disposition": [DISPOSITION.get(code, "correct") for code in result],
+            "disposition": dispositions(result),
         }
     )
     if faulty:
