@@ -225,6 +225,12 @@ def test_class_charts_match_the_sealed_summary(classify_world):
     # the bars of the class chart are the sealed counts (final classes first)
     heights = [round(b.get_height()) for b in figures[0].axes[0].patches[:4]]
     assert heights == [s["classes"][c] for c in "ABCD"]
+    # 通用+专业: the domain grades sealed with the month, drawn as they are sealed
+    assert view.domains and set(view.domains) <= {"food", "drug_retail", "special_equipment"}
+    table = charts.domain_table(view)
+    assert table["主体数"].tolist() == [view.domains[d]["entities"] for d in sorted(view.domains)]
+    assert (table[[f"{c} 级" for c in "ABCD"]].sum(axis=1) == table["主体数"]).all()
+    assert charts.domain_grade_shares(view) is not None
     # one sealed month before it: nothing to compare, and the report says so instead of failing
     first = charts.read_month(store.current("2026-08")).summary
     assert charts.transition_heatmap(first) is None and "change_points" not in charts.headline(first)
@@ -260,9 +266,9 @@ def test_every_manager_report_reads_offline(name, request):
         dom = render(html)
         assert "月度企业信用风险分类报告" in dom and "类别迁移" in dom and "各县（市、区）" in dom
         # shares, scores, districts (bars, county map, county × section heat map), entity types, transitions,
-        # overrides, reasons
-        assert check.charts >= 9
-        assert "C、D类占比" in dom
+        # overrides, reasons, domain grades
+        assert check.charts >= 10
+        assert "C、D类占比" in dom and "专业领域分级" in dom and "严重违法失信直接定D" in dom
         assert "classify_with_history" not in dom and "enter_repo_root" not in dom
     if name == "63_regions":
         dom = render(html)

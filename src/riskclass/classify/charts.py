@@ -38,6 +38,8 @@ class MonthView:
     classes: pd.DataFrame  # classes.parquet: uscc, score, model_class, class, override, district, section, entity_type
     bands: dict[str, float]  # params.json: lower score bound of each class
     override_rules: list[dict]  # params.json: id, name_zh, min_class …
+    domains: dict | None = None  # domain_summary.json (通用+专业 grades); None for a record sealed without them
+    domain_labels: dict[str, str] | None = None  # domain_tables.json: the Chinese name of each domain
 
 
 def read_month(record: Record) -> MonthView:
@@ -46,7 +48,12 @@ def read_month(record: Record) -> MonthView:
     used = json.loads((record.path / "params.json").read_text(encoding="utf-8"))
     columns = ["uscc", "score", "model_class", "class", "override", "district", "section", "entity_type"]
     classes = pd.read_parquet(record.classes_path, columns=columns)
-    return MonthView(record.month, summary, classes, dict(used["bands"]), list(used["overrides"]))
+    domains, labels = None, None
+    if (record.path / "domain_summary.json").exists():
+        domains = json.loads((record.path / "domain_summary.json").read_text(encoding="utf-8"))["domains"]
+        tables = json.loads((record.path / "domain_tables.json").read_text(encoding="utf-8"))
+        labels = {d: t.get("label", d) for d, t in tables.items()}
+    return MonthView(record.month, summary, classes, dict(used["bands"]), list(used["overrides"]), domains, labels)
 
 
 def _figure(width: float, height: float):
@@ -252,3 +259,34 @@ def top_reasons_chart(summary: dict):
     ax.set_xlabel("列为前几位风险原因的主体数")
     ax.set_title("最常见的风险原因（推高分值的指标）")
     return _close(fig)
+
+
+def domain_grade_shares(view: MonthView):
+    """通用+专业: 100 % bars of each professional domain's grades A–D (food, drug retail, special equipment), or
+    None for a record sealed without domain grades."""
+    if not view.domains:
+        return None
+    rows = {d: dict(view.domains[d]["counts"]) for d in sorted(view.domains) if view.domains[d]["entities"]}
+    if not rows:
+        return None
+    names = {d: (view.domain_labels or {}).get(d, d) for d in rows}
+    return shares_by(rows, names, f"{view.month} 专业领域风险分级（食品 / 药品零售 / 特种设备；括号内为主体数）")
+
+
+def domain_table(view: MonthView) -> pd.DataFrame | None:
+    """Per domain: entities graded, grade counts, grades set by the serious-violation list, always-key users."""
+    if not view.domains:
+        return None
+    rows = []
+    for d in sorted(view.domains):
+        s = view.domains[d]
+        rows.append(
+            {
+                "领域": (view.domain_labels or {}).get(d, d),
+                "主体数": s["entities"],
+                **{f"{c} 级": s["counts"].get(c, 0) for c in CLASSES},
+                "严重违法失信直接定D": s.get("overrides", 0),
+                "重点监管对象": s.get("always_key", 0),
+            }
+        )
+    return pd.DataFrame(rows)
