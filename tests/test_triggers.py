@@ -192,7 +192,7 @@ def _roster_inputs(n_triggered_each: int = 2, officers: int = fx.INSPECTORS):
     for j, kind in enumerate(KINDS):
         e.loc[roster[j * n_triggered_each : (j + 1) * n_triggered_each], "triggered_by"] = kind
     inputs = fx.inputs(entities=e, officers=fx.inspectors(officers))
-    inputs.triggered_item = "GEN"
+    inputs.triggered_items = ["GEN"]
     return inputs, e
 
 
@@ -248,3 +248,27 @@ def test_checks_made_on_the_roster_count_the_month_members_by_kind():
     got = checks_on_roster(inspections, previous, "2026-06")
     assert got == {"triggered": 1, "random_general": 2, "random_key": 1}
     assert checks_on_roster(inspections, None, "2026-06") == {"triggered": 0, "random_general": 0, "random_key": 0}
+
+
+def test_a_triggered_check_goes_under_the_first_listed_item_that_applies_to_the_entity():
+    from riskclass import contract
+
+    inputs, e = _roster_inputs()
+    cols = contract.table("check_items").column_names
+    only = {
+        "GEN-ENT": ("GEN-ENT", "企业公示信息检查", "general", "credit", "general", "enterprise;cooperative"),
+        "GEN-IND": ("GEN-IND", "个体工商户公示信息检查", "general", "credit", "general", "individual"),
+    }
+    extra = pd.DataFrame([(*v, None, None, None, True) for v in only.values()], columns=cols)
+    inputs.items = pd.concat([inputs.items, extra], ignore_index=True)
+    inputs.triggered_items = ["GEN-ENT", "GEN-IND"]
+    plan = make_plan(inputs, fx.plan_params(), "P")
+    triggered = plan.checks[plan.checks["draw_type"] == "triggered"].merge(e[["uscc", "entity_type"]], on="uscc")
+    assert len(triggered) == 10 and set(triggered["entity_type_y"]) >= {"enterprise", "individual"}
+    expected = triggered["entity_type_y"].map(lambda t: "GEN-IND" if t == "individual" else "GEN-ENT")
+    assert (triggered["item_id"] == expected).all()
+    # an entity no listed item applies to is counted, not checked
+    inputs.triggered_items = ["GEN-IND"]
+    summary = make_plan(inputs, fx.plan_params(), "P").summary["trigger_supervision"]
+    fired_individual = int((e.loc[e["triggered_by"] != "", "entity_type"] == "individual").sum())
+    assert summary["scheduled"] == fired_individual and summary["no_applicable_item"] == 10 - fired_individual

@@ -585,7 +585,9 @@ class Triggers(_Model):
     kinds: TriggerKinds
     worsening_min_steps: Annotated[int, Field(ge=1, le=3)] = Field(description="1: A→B counts; 2: A→C, B→D")
     warning_codes: list[Text]
-    check_item: Text = Field(description="the item a triggered check is planned under (an active item id)")
+    check_items: Annotated[list[Text], Field(min_length=1)] = Field(
+        description="items a triggered check is planned under, in order: the first one that applies to the entity"
+    )
 
 
 class Features(_Model):

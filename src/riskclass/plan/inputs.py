@@ -148,7 +148,7 @@ def load_inputs(p: dict, month: str) -> PlanInputs:
         conflicts=conflicts,
         inspections=inspections,
         sources=sources,
-        triggered_item=p["triggers"]["check_item"] if p["triggers"]["enabled"] else None,
+        triggered_items=list(p["triggers"]["check_items"]) if p["triggers"]["enabled"] else [],
     )
 
 

@@ -54,7 +54,8 @@ class PlanInputs:
     conflicts: pd.DataFrame
     inspections: pd.DataFrame  # every inspection record known (for the cool-off)
     sources: dict[str, str] = field(default_factory=dict)  # input file → sha256
-    triggered_item: str | None = None  # the item a triggered check is planned under (params triggers.check_item)
+    # the items a triggered check is planned under, the first that applies to the entity (params triggers.check_items)
+    triggered_items: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -165,32 +166,44 @@ def roster_excluded(entities: pd.DataFrame, item_type: str) -> np.ndarray:
 
 
 def triggered_checks(
-    e: pd.DataFrame, item_id: str | None, room: int, drawn: pd.DataFrame, seed: str
+    e: pd.DataFrame, items: pd.DataFrame, item_ids: list[str], room: int, drawn: pd.DataFrame, seed: str
 ) -> tuple[pd.DataFrame | None, dict]:
     """The triggered checks (draw type ``triggered``) of the entities on which a trigger fired, at most ``room``.
 
-    Not a random draw: no inclusion probability (NaN), so IPW estimates never use them. An entity the random
-    draws already check under the same item needs no second check. When the room is short, legal requirements
-    and case leads go first (the trigger order of ``triggers.kinds.KINDS``), then a seeded random order. The room is
-    reserved before the draw, so an entity found already drawn leaves its reserved check unused (one or two a month)."""
-    if "triggered_by" not in e.columns or not item_id:
+    Each goes under the first of ``item_ids`` that applies to the entity (``applicable``: type, section, domain);
+    an entity none applies to is counted, not checked. Not a random draw: no inclusion probability (NaN), so IPW
+    estimates never use them. An entity the random draws already check under its item needs no second check. When
+    the room is short, legal requirements and case leads go first (the trigger order of ``triggers.kinds.KINDS``),
+    then a seeded random order. The room is reserved before the draw, so an entity found already drawn leaves its
+    reserved check unused (one or two a month)."""
+    if "triggered_by" not in e.columns or not item_ids:
         return None, {}
+    missing = [i for i in item_ids if i not in items.index]
+    if missing:
+        raise PlanError(f"triggers.check_items {missing} are not active items of the list")
     fired = e[e["triggered_by"] != ""]
-    already = fired["uscc"].isin(drawn.loc[drawn["item_id"] == item_id, "uscc"]).to_numpy()
-    due = fired[~already]
+    item_of = pd.Series("", index=fired.index, dtype=object)
+    for item_id in reversed(item_ids):  # the first listed item that applies wins
+        item_of[applicable(fired, items.loc[item_id])] = item_id
+    no_item = (item_of == "").to_numpy()
+    fired, item_of = fired[~no_item], item_of[~no_item]
+    drawn_pairs = set(zip(drawn["uscc"], drawn["item_id"], strict=True))
+    already = np.array([(u, i) in drawn_pairs for u, i in zip(fired["uscc"], item_of, strict=True)], dtype=bool)
+    due, due_item = fired[~already], item_of[~already]
     first_kind = due["triggered_by"].str.split(";").str[0].map({k: i for i, k in enumerate(TRIGGER_KINDS)})
     order = pd.DataFrame({"kind": first_kind.to_numpy(), "key": hash_keys(seed, "triggered", due["uscc"].to_numpy())})
-    due = due.iloc[np.lexsort((order["key"].to_numpy(), order["kind"].to_numpy()))]
-    scheduled = due.iloc[: max(room, 0)]
+    ranked = np.lexsort((order["key"].to_numpy(), order["kind"].to_numpy()))
+    scheduled = due.iloc[ranked].iloc[: max(room, 0)]
     out = scheduled[["uscc", "class", "stratum", "district", "entity_type", "triggered_by"]].copy()
-    out.insert(1, "item_id", item_id)
+    out.insert(1, "item_id", due_item.iloc[ranked].iloc[: max(room, 0)].to_numpy())
     out["p_undirected"] = np.nan
     out["p_directed"] = np.nan
     out["inclusion_prob"] = np.nan
     out["draw_type"] = "triggered"
     out["directed_by"] = ""
     counts = {
-        "entities_triggered": len(fired),
+        "entities_triggered": len(fired) + int(no_item.sum()),
+        "no_applicable_item": int(no_item.sum()),
         "already_drawn": int(already.sum()),
         "scheduled": len(scheduled),
         "deferred": len(due) - len(scheduled),
@@ -444,9 +457,7 @@ def make_plan(
 
     items = inputs.items.set_index("item_id")
     drawn = frame[frame["drawn"]].drop(columns=["drawn", "cooled_off", "on_roster"])
-    triggered, trigger_counts = triggered_checks(e, inputs.triggered_item, room, drawn, seed)
-    if triggered is not None and inputs.triggered_item not in items.index:
-        raise PlanError(f"triggers.check_item {inputs.triggered_item!r} is not an active item of the list")
+    triggered, trigger_counts = triggered_checks(e, items, inputs.triggered_items, room, drawn, seed)
     if triggered is not None:
         drawn = pd.concat([drawn.assign(triggered_by=""), triggered], ignore_index=True)
     checks = drawn.merge(
@@ -501,8 +512,15 @@ def make_plan(
         "trigger_supervision": {
             "on_roster": int(e["on_roster"].sum()) if "on_roster" in e.columns else 0,
             "general_item_rows_excluded": int(frame["on_roster"].sum()),
-            "triggered_check_item": inputs.triggered_item or "",
-            **{"entities_triggered": 0, "already_drawn": 0, "scheduled": 0, "deferred": 0, **trigger_counts},
+            "triggered_check_items": list(inputs.triggered_items),
+            **{
+                "entities_triggered": 0,
+                "no_applicable_item": 0,
+                "already_drawn": 0,
+                "scheduled": 0,
+                "deferred": 0,
+                **trigger_counts,
+            },
         },
         "cooled_off_by_class": {k: int((cooled & (e["class"] == k).to_numpy()).sum()) for k in CLASSES},
         "entity_types": pp.get("entity_types") or {},
