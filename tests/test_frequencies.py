@@ -5,6 +5,7 @@ from __future__ import annotations
 from itertools import pairwise
 
 import pandas as pd
+import pytest
 
 from riskclass.plan import frequencies
 
@@ -73,6 +74,7 @@ def test_the_summary_reports_compliance_and_the_capacity_the_items_need():
     assert food["officer_slots_needed"] == 2 * food["checks_this_month"]
     assert (food["qualified_capacity"], food["qualified_capacity_left"]) == (5, 4)
     assert food["capacity_sufficient"] == (food["officer_slots_needed"] <= 4)
+    assert food["staffable_share_this_month"] == pytest.approx(min(1.0, 4 / food["officer_slots_needed"]), abs=1e-4)
     se = out["domains"]["special_equipment"]
     assert (se["qualified_capacity"], se["qualified_capacity_left"]) == (1, 0)
     assert out["domains"]["drug_retail"]["qualified_capacity"] == 0  # the only drug officer is unavailable

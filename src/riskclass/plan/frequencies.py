@@ -118,5 +118,8 @@ def summary(
             "qualified_capacity": cap,
             "qualified_capacity_left": left,
             "capacity_sufficient": bool(need <= left),
+            # the share of this month's items the qualified officers left after the random draws could staff:
+            # the schedule's compliance assumes every item is made, this says how many can be
+            "staffable_share_this_month": round(min(1.0, left / need), 4) if need else 1.0,
         }
     return out
