@@ -65,6 +65,13 @@ def _uscc(doc: str = "market entity the record belongs to") -> Column:
 
 
 _AMOUNT = {"kind": "float", "min": 0.0}
+# a licence's validity (every licence table): issued, expires (may lie ahead), revoked or cancelled
+_LICENCE_VALIDITY = (
+    Column("issue_date", "date", "发证日期"),
+    Column("expiry_date", "date", "有效期至", required=False, future_ok=True),
+    Column("revoked_date", "date", "注销或吊销日期", required=False),
+)
+_LICENCE_DATE_ORDER = (("issue_date", "expiry_date"), ("issue_date", "revoked_date"))
 
 TABLES: tuple[Table, ...] = (
     Table(
@@ -179,12 +186,10 @@ TABLES: tuple[Table, ...] = (
             Column("licence_id", "key", "许可证编号"),
             _uscc(),
             Column("licence_type", "code", "许可类别", codes="licence_types"),
-            Column("issue_date", "date", "发证日期"),
-            Column("expiry_date", "date", "有效期至", required=False, future_ok=True),
-            Column("revoked_date", "date", "注销或吊销日期", required=False),
+            *_LICENCE_VALIDITY,
         ),
         key=("licence_id",),
-        date_order=(("issue_date", "expiry_date"), ("issue_date", "revoked_date")),
+        date_order=_LICENCE_DATE_ORDER,
     ),
     Table(
         "equity_actions",
@@ -476,12 +481,10 @@ PROFESSIONAL_TABLES: tuple[Table, ...] = (
             Column("food_category", "code", "主要食品类别", codes="food_categories"),
             Column("special_food", "bool", "特殊食品"),
             Column("static_risk_level", "code", "静态风险等级", codes="static_risk_levels"),
-            Column("issue_date", "date", "发证日期"),
-            Column("expiry_date", "date", "有效期至", required=False, future_ok=True),
-            Column("revoked_date", "date", "注销或吊销日期", required=False),
+            *_LICENCE_VALIDITY,
         ),
         key=("licence_id",),
-        date_order=(("issue_date", "expiry_date"), ("issue_date", "revoked_date")),
+        date_order=_LICENCE_DATE_ORDER,
         optional_file=True,
     ),
     Table(
@@ -522,12 +525,10 @@ PROFESSIONAL_TABLES: tuple[Table, ...] = (
             Column("licence_id", "key", "许可证编号"),
             _uscc(),
             Column("scope", "code", "经营范围分类", codes="drug_retail_scopes"),
-            Column("issue_date", "date", "发证日期"),
-            Column("expiry_date", "date", "有效期至", required=False, future_ok=True),
-            Column("revoked_date", "date", "注销或吊销日期", required=False),
+            *_LICENCE_VALIDITY,
         ),
         key=("licence_id",),
-        date_order=(("issue_date", "expiry_date"), ("issue_date", "revoked_date")),
+        date_order=_LICENCE_DATE_ORDER,
         optional_file=True,
     ),
     Table(

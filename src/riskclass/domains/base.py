@@ -205,3 +205,34 @@ def raise_grade(grades: np.ndarray, steps: np.ndarray) -> np.ndarray:
     order = {c: k for k, c in enumerate(CLASSES)}
     k = np.array([order[g] for g in grades], dtype=int) + np.asarray(steps, dtype=int)
     return np.array(CLASSES, dtype=object)[np.minimum(k, len(CLASSES) - 1)]
+
+
+SERIOUS_OVERRIDE = "列入严重违法失信名单"
+
+
+def graded(
+    rows: pd.DataFrame,
+    table: PointsTable,
+    points: np.ndarray,
+    points_grade: np.ndarray,
+    reasons,
+    always_key=False,
+    key_reasons="",
+) -> pd.DataFrame:
+    """A domain's output rows: the grade by points, set to the table's top grade for an entity on the serious-
+    violation list (``rows.serious_listed``), with the reasons."""
+    serious = rows["serious_listed"].to_numpy() > 0
+    return pd.DataFrame(
+        {
+            "uscc": rows["uscc"],
+            "group": rows["group"],
+            "general_class": rows["general_class"],
+            "points": points,
+            "points_grade": points_grade,
+            "grade": np.where(serious, table.serious_violation_grade, points_grade),
+            "override": np.where(serious, SERIOUS_OVERRIDE, ""),
+            "always_key": always_key,
+            "key_reasons": key_reasons,
+            "reasons": reasons,
+        }
+    )

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from riskclass.domains.base import PointsTable, raise_grade, score
+from riskclass.domains.base import PointsTable, graded, raise_grade, score
 from riskclass.domains.sources import Sources, attach
 
 # the broadest scope an entity holds decides its group
@@ -39,23 +39,9 @@ def grade(rows: pd.DataFrame, table: PointsTable) -> pd.DataFrame:
     for at_least, up in table.escalate or []:
         steps = np.where(scored["points"].to_numpy() >= at_least, up, steps)
     points_grade = raise_grade(base, steps)
-    serious = rows["serious_listed"].to_numpy() > 0
     group_reason = [
         f"经营范围{g[-1]}类、通用信用{c}类→{b}"
         for g, c, b in zip(rows["group"], rows["general_class"], base, strict=True)
     ]
     reasons = [f"{a}；{r}" if r else a for a, r in zip(group_reason, scored["reasons"], strict=True)]
-    return pd.DataFrame(
-        {
-            "uscc": rows["uscc"],
-            "group": rows["group"],
-            "general_class": rows["general_class"],
-            "points": scored["points"],
-            "points_grade": points_grade,
-            "grade": np.where(serious, table.serious_violation_grade, points_grade),
-            "override": np.where(serious, "列入严重违法失信名单", ""),
-            "always_key": False,
-            "key_reasons": "",
-            "reasons": reasons,
-        }
-    )
+    return graded(rows, table, scored["points"], points_grade, reasons)

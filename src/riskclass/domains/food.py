@@ -3,10 +3,9 @@ currently on the serious-violation list → the top grade directly."""
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 
-from riskclass.domains.base import PointsTable, band, score
+from riskclass.domains.base import PointsTable, band, graded, score
 from riskclass.domains.sources import Sources, attach
 
 
@@ -33,18 +32,4 @@ def grade(rows: pd.DataFrame, table: PointsTable) -> pd.DataFrame:
     values = rows.assign(static_level=rows["group"])
     scored = score(table, values)
     points_grade = band(table, scored["points"].to_numpy())
-    serious = rows["serious_listed"].to_numpy() > 0
-    return pd.DataFrame(
-        {
-            "uscc": rows["uscc"],
-            "group": rows["group"],
-            "general_class": rows["general_class"],
-            "points": scored["points"],
-            "points_grade": points_grade,
-            "grade": np.where(serious, table.serious_violation_grade, points_grade),
-            "override": np.where(serious, "列入严重违法失信名单", ""),
-            "always_key": False,
-            "key_reasons": "",
-            "reasons": scored["reasons"],
-        }
-    )
+    return graded(rows, table, scored["points"], points_grade, scored["reasons"])

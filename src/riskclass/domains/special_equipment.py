@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from riskclass.domains.base import PointsTable, band, score
+from riskclass.domains.base import PointsTable, band, graded, score
 from riskclass.domains.sources import Sources, attach
 
 HIGH_RISK_TYPES = ("boiler", "ropeway", "amusement", "lifting")
@@ -61,7 +61,6 @@ def inputs(src: Sources, table: PointsTable) -> pd.DataFrame:
 def grade(rows: pd.DataFrame, table: PointsTable) -> pd.DataFrame:
     scored = score(table, rows)
     points_grade = band(table, scored["points"].to_numpy())
-    serious = rows["serious_listed"].to_numpy() > 0
     key = table.always_key or {}
     reasons_key = []
     public = rows["public_venue"].to_numpy() > 0
@@ -79,17 +78,5 @@ def grade(rows: pd.DataFrame, table: PointsTable) -> pd.DataFrame:
                 if hit
             )
         )
-    return pd.DataFrame(
-        {
-            "uscc": rows["uscc"],
-            "group": rows["group"],
-            "general_class": rows["general_class"],
-            "points": scored["points"],
-            "points_grade": points_grade,
-            "grade": np.where(serious, table.serious_violation_grade, points_grade),
-            "override": np.where(serious, "列入严重违法失信名单", ""),
-            "always_key": public | accident | complaints,
-            "key_reasons": reasons_key,
-            "reasons": scored["reasons"],
-        }
-    )
+    always_key = public | accident | complaints
+    return graded(rows, table, scored["points"], points_grade, scored["reasons"], always_key, reasons_key)
