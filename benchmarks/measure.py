@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import tempfile
 import time
 
 import psutil
 
 
-def measure(cmd: list[str]) -> dict:
-    """Run ``cmd`` to completion; return wall seconds and peak RSS (process tree, sampled every 0.2 s)."""
+def measure(cmd: list[str], cwd=None) -> dict:
+    """Run ``cmd`` (in ``cwd``) to completion; return wall seconds and peak RSS (process tree, sampled every 0.2 s)."""
+    log = tempfile.TemporaryFile(mode="w+", encoding="utf-8")  # a pipe would block a child that prints a lot
     start = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, text=True, cwd=cwd)
     ps = psutil.Process(proc.pid)
     peak = 0
     while proc.poll() is None:
@@ -22,7 +24,9 @@ def measure(cmd: list[str]) -> dict:
         except psutil.NoSuchProcess:
             pass
         time.sleep(0.2)
-    output = proc.stdout.read()
+    log.seek(0)
+    output = log.read()
+    log.close()
     if proc.returncode:
         sys.exit(f"{' '.join(cmd)} failed:\n{output}")
     return {"seconds": round(time.perf_counter() - start, 1), "peak_rss_gb": round(peak / 2**30, 2), "output": output}

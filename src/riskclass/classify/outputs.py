@@ -32,7 +32,10 @@ from riskclass.model.scoring import classes_from_scores, score_from_probability
 from riskclass.monitor.stability import STABILITY_FILE, month_stability, sealed_month_frames
 from riskclass.records import Record
 
-REASON_CHUNK = 100_000
+REASON_CHUNK = 100_000  # entities per batch of CatBoost's ShapValues in records sealed before the leaf tables
+CLASSIFY_CHUNK = 200_000  # entities scored at a time: the model's input copy and the contributions stay bounded
+# how the reasons' contributions are computed (params.json of a record; absent: CatBoost's ShapValues in batches)
+CONTRIBUTIONS = "leaf-tables"
 RESULT_COLUMNS = [
     "uscc",
     "month",
@@ -63,6 +66,7 @@ def used_params(p: dict) -> dict:
         **({"bands_by_type": p["score"]["bands_by_type"]} if p["score"].get("bands_by_type") else {}),
         "anchor_probability": p["score"]["anchor_probability"],
         "pdo": p["score"]["pdo"],
+        "contributions": CONTRIBUTIONS,
         # how the month's stability is read (stability.json): bins for a model without a profile, thresholds
         "monitor": {**p["monitor"]["profile"], **p["monitor"]["stability"]},
     }
@@ -98,18 +102,29 @@ def assign_classes(
 
 
 def classify_frame(frame: pd.DataFrame, model: RiskModel, params: dict, month: str, catalog) -> pd.DataFrame:
+    """The month's classes of the indicator snapshot ``frame`` (sorted by USCC): every column of ``RESULT_COLUMNS``."""
     validate_rules(params["overrides"], set(catalog.codes))
+    if params.get("contributions") != CONTRIBUTIONS:  # a record sealed before the leaf tables: its own batches
+        return _legacy_classify_frame(frame, model, params, month, catalog)
+    parts = [
+        classify_part(frame.iloc[i : i + CLASSIFY_CHUNK], model, params, month, catalog)
+        for i in range(0, len(frame), CLASSIFY_CHUNK)
+    ]
+    out = pd.concat(parts, ignore_index=True) if parts else classify_part(frame, model, params, month, catalog)
+    return out.sort_values("uscc", kind="stable").reset_index(drop=True)
+
+
+def classify_part(part: pd.DataFrame, model: RiskModel, params: dict, month: str, catalog) -> pd.DataFrame:
+    """Classes, overrides and reasons of any subset of a month's entities: each row depends on its own indicators
+    and the model alone, so a chunk here and a Spark partition give the rows the whole month gives."""
     prob, score, model_class, final, fired = assign_classes(
-        frame, model, params["overrides"], params["bands"], params.get("bands_by_type")
+        part, model, params["overrides"], params["bands"], params.get("bands_by_type")
     )
-    # SHAP values are n × indicators doubles: compute them in slices to bound memory
-    reasons = pd.concat(
-        [
-            top_reasons(model.contributions(part), part, catalog, params["reasons"])
-            for part in (frame.iloc[i : i + REASON_CHUNK] for i in range(0, len(frame), REASON_CHUNK))
-        ]
-    )
-    entity_type = codes.entity_types_of(frame)
+    reasons = top_reasons(model.contributions(part), part, catalog, params["reasons"])
+    return _result(part, model, params, month, prob, score, model_class, final, fired, reasons)
+
+
+def _result(frame, model, params, month, prob, score, model_class, final, fired, reasons) -> pd.DataFrame:
     out = pd.DataFrame(
         {
             "uscc": frame["uscc"].to_numpy(),
@@ -123,12 +138,27 @@ def classify_frame(frame: pd.DataFrame, model: RiskModel, params: dict, month: s
             "model_version": str(model.info.get("registered_version", "")),
             "district": frame["BAS.IND.division"].to_numpy(),
             "section": frame["BAS.IND.section"].to_numpy(),
-            "entity_type": entity_type,
+            "entity_type": codes.entity_types_of(frame),
         }
     )
     for j in range(params["reasons"] + 1, 4):  # the contract keeps three reason columns
         out[f"reason_{j}"] = ""
-    return out[RESULT_COLUMNS].sort_values("uscc").reset_index(drop=True)
+    return out[RESULT_COLUMNS]
+
+
+def _legacy_classify_frame(frame: pd.DataFrame, model: RiskModel, params: dict, month: str, catalog) -> pd.DataFrame:
+    """How records sealed before the leaf tables were classified (reproduced by the audit byte for byte)."""
+    prob, score, model_class, final, fired = assign_classes(
+        frame, model, params["overrides"], params["bands"], params.get("bands_by_type")
+    )
+    reasons = pd.concat(
+        [
+            top_reasons(model.catboost_contributions(part), part, catalog, params["reasons"])
+            for part in (frame.iloc[i : i + REASON_CHUNK] for i in range(0, len(frame), REASON_CHUNK))
+        ]
+    )
+    out = _result(frame, model, params, month, prob, score, model_class, final, fired, reasons)
+    return out.sort_values("uscc").reset_index(drop=True)
 
 
 def write_stability(

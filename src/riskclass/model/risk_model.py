@@ -23,6 +23,7 @@ import pandas as pd
 from catboost import CatBoostClassifier, Pool
 
 from riskclass import codes
+from riskclass.model.leafshap import LeafShap
 from riskclass.model.scoring import PlattCalibrator, classes_from_scores, score_from_probability
 
 MODEL_FILE, META_FILE, PROFILE_FILE = "model.cbm", "model.json", "profile.json"
@@ -48,6 +49,7 @@ class RiskModel:
     info: dict = field(default_factory=dict)  # training window, sizes … (for the card)
     profile: dict | None = None  # reference bins and shares of the training window (None: an older export)
     type_calibrators: dict[str, PlattCalibrator] = field(default_factory=dict)  # entity type → its own calibration
+    _leaf_shap: LeafShap | None = field(default=None, repr=False, compare=False)  # contribution tables, built once
 
     @property
     def features(self) -> list[str]:
@@ -86,9 +88,22 @@ class RiskModel:
         return probability, score, classes_from_scores(score, sp["bands"])
 
     def contributions(self, frame: pd.DataFrame) -> pd.DataFrame:
-        """Per-entity SHAP contributions to the raw log-odds (they sum to it with the bias)."""
+        """Per-entity SHAP contributions to the raw log-odds (with ``leaf_shap().expected_value`` they sum to it):
+        exact path-dependent Shapley values by table lookup, a function of the model and the entity alone
+        (model/leafshap.py)."""
+        values = self.leaf_shap().contributions(self.pool(frame))
+        return pd.DataFrame(values, columns=self.features, index=frame.index)
+
+    def catboost_contributions(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """CatBoost's own ``ShapValues`` of ``frame`` as one batch: what records sealed before the leaf tables used
+        for their reasons (their values depend on the batch; see model/leafshap.py), kept to reproduce them."""
         shap = self.booster.get_feature_importance(self.pool(frame), type="ShapValues")
         return pd.DataFrame(shap[:, :-1], columns=self.features, index=frame.index)
+
+    def leaf_shap(self) -> LeafShap:
+        if self._leaf_shap is None:
+            self._leaf_shap = LeafShap(self.booster, len(self.features))
+        return self._leaf_shap
 
     def importance(self) -> pd.Series:
         return pd.Series(self.booster.get_feature_importance(), index=self.features).sort_values(ascending=False)
