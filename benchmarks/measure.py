@@ -12,21 +12,20 @@ import psutil
 
 def measure(cmd: list[str], cwd=None) -> dict:
     """Run ``cmd`` (in ``cwd``) to completion; return wall seconds and peak RSS (process tree, sampled every 0.2 s)."""
-    log = tempfile.TemporaryFile(mode="w+", encoding="utf-8")  # a pipe would block a child that prints a lot
-    start = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, text=True, cwd=cwd)
-    ps = psutil.Process(proc.pid)
-    peak = 0
-    while proc.poll() is None:
-        try:
-            rss = ps.memory_info().rss + sum(c.memory_info().rss for c in ps.children(recursive=True))
-            peak = max(peak, rss)
-        except psutil.NoSuchProcess:
-            pass
-        time.sleep(0.2)
-    log.seek(0)
-    output = log.read()
-    log.close()
+    with tempfile.TemporaryFile(mode="w+", encoding="utf-8") as log:  # a pipe would block a child that prints a lot
+        start = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, text=True, cwd=cwd)
+        ps = psutil.Process(proc.pid)
+        peak = 0
+        while proc.poll() is None:
+            try:
+                rss = ps.memory_info().rss + sum(c.memory_info().rss for c in ps.children(recursive=True))
+                peak = max(peak, rss)
+            except psutil.NoSuchProcess:
+                pass
+            time.sleep(0.2)
+        log.seek(0)
+        output = log.read()
     if proc.returncode:
         sys.exit(f"{' '.join(cmd)} failed:\n{output}")
     return {"seconds": round(time.perf_counter() - start, 1), "peak_rss_gb": round(peak / 2**30, 2), "output": output}

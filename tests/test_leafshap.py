@@ -45,7 +45,7 @@ def fitted():
 
 def _brute_force(model, x: pd.DataFrame) -> np.ndarray:
     """Shapley values by enumerating coalitions, with v(S) by recursion down each tree (root = last split)."""
-    trees, flat, (scale, bias) = _model_json(model)
+    trees, flat, (scale, _) = _model_json(model)
     leaves = model.calc_leaf_indexes(Pool(x, cat_features=["cat"]))
     out = np.zeros((len(x), x.shape[1]))
     for t, tree in enumerate(trees):
@@ -58,10 +58,10 @@ def _brute_force(model, x: pd.DataFrame) -> np.ndarray:
             def down(d, node):
                 if d < 0:
                     return values[node[0]]
-                go = [l for l in node if (l >> d) & 1 == (lx >> d) & 1]
+                go = [leaf for leaf in node if (leaf >> d) & 1 == (lx >> d) & 1]
                 if feats[d] in coalition:
                     return down(d - 1, go)
-                skip = [l for l in node if l not in go]
+                skip = [leaf for leaf in node if leaf not in go]
                 total = weights[node].sum()
                 return sum(weights[p].sum() / total * down(d - 1, p) for p in (go, skip) if weights[p].sum() > 0)
 

@@ -33,7 +33,6 @@ from pathlib import Path
 
 import numpy as np
 
-
 PSEUDO_COUNT = 1.0  # added to every leaf's training weight (a leaf no training row reached still has a cover)
 
 
