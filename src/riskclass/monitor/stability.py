@@ -26,6 +26,8 @@ PSI = Σ (cur − ref) · ln(cur / ref) over the bins, an empty bin counted as `
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 
@@ -170,11 +172,35 @@ def importance_shares(model) -> dict[str, float]:
     return {k: float(v) / total for k, v in imp.items()}
 
 
-def _frame(features: pd.DataFrame, scores: pd.Series, model) -> pd.DataFrame:
-    data = features[["uscc", *model.features]].merge(scores, on="uscc", how="left", validate="one_to_one")
-    if data[SCORE].isna().any():
-        raise ValueError(f"{int(data[SCORE].isna().sum())} entities of the indicator snapshot have no score")
-    return data
+class MonthColumns:
+    """A month's indicator columns with its scores aligned by USCC, read one column at a time: no merged copy of
+    the snapshot (at 5 M entities one copy is ≈ 5 GB). ``features`` is the snapshot as a frame, or the path of its
+    Parquet file, whose columns are then read when asked for."""
+
+    def __init__(self, features: pd.DataFrame | Path, scores: pd.DataFrame):
+        self.features = features
+        uscc = self._read("uscc")
+        if len(uscc) == len(scores) and np.array_equal(uscc.to_numpy(), scores["uscc"].to_numpy()):
+            aligned = scores[SCORE].to_numpy()
+        else:
+            merged = pd.DataFrame({"uscc": uscc.to_numpy()}).merge(
+                scores[["uscc", SCORE]], on="uscc", how="left", validate="one_to_one"
+            )
+            aligned = merged[SCORE].to_numpy()
+        self.score = pd.Series(aligned)
+        if self.score.isna().any():
+            raise ValueError(f"{int(self.score.isna().sum())} entities of the indicator snapshot have no score")
+
+    def _read(self, column: str) -> pd.Series:
+        if isinstance(self.features, pd.DataFrame):
+            return self.features[column].reset_index(drop=True)
+        return pd.read_parquet(self.features, columns=[column])[column]
+
+    def __getitem__(self, column: str) -> pd.Series:
+        return self.score if column == SCORE else self._read(column)
+
+    def __len__(self) -> int:
+        return len(self.score)
 
 
 def compare(
@@ -238,26 +264,22 @@ def verdict(score_psi: float, csi: dict[str, float], weights: dict[str, float], 
     }
 
 
-def sealed_month_frames(record) -> tuple[str, pd.DataFrame, pd.DataFrame] | None:
-    """(month, indicator snapshot, scores) of a sealed record — the ``previous`` of ``month_stability`` (None for
-    no record)."""
+def sealed_month_frames(record) -> tuple[str, Path, pd.DataFrame] | None:
+    """(month, path of the indicator snapshot, scores) of a sealed record — the ``previous`` of
+    ``month_stability`` (None for no record); the snapshot's columns are read one at a time."""
     if record is None:
         return None
-    return (
-        record.month,
-        pd.read_parquet(record.features_path),
-        pd.read_parquet(record.classes_path, columns=["uscc", SCORE]),
-    )
+    return (record.month, record.features_path, pd.read_parquet(record.classes_path, columns=["uscc", SCORE]))
 
 
 def month_stability(
     month: str,
-    features: pd.DataFrame,
+    features: pd.DataFrame | Path,
     scores: pd.DataFrame,
     model,
     profile: dict | None,
     mp: dict,
-    previous: tuple[str, pd.DataFrame, pd.DataFrame] | None,
+    previous: tuple[str, pd.DataFrame | Path, pd.DataFrame] | None,
 ) -> dict:
     """The stability of ``month``: ``features`` (indicator snapshot), ``scores`` (uscc, score) and the model that
     scored it; ``previous`` = (month, features, scores) of the previous sealed month, or None.
@@ -267,7 +289,7 @@ def month_stability(
     (``mp["basis"]``, falling back to the training window when the profile has no such baseline) and the previous
     month. Without a profile the previous month is the only comparison, and the result says so.
     """
-    current = _frame(features, scores, model)
+    current = MonthColumns(features, scores)
     weights = importance_shares(model)
     against = {}
     if profile is not None:
@@ -278,7 +300,7 @@ def month_stability(
         prev_month, prev_features, prev_scores = previous
         against["previous"] = {
             "month": prev_month,
-            "psi": compare(current, _frame(prev_features, prev_scores, model), model, profile, mp),
+            "psi": compare(current, MonthColumns(prev_features, prev_scores), model, profile, mp),
         }
     for comparison in against.values():
         values = comparison["psi"]
