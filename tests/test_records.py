@@ -11,6 +11,8 @@ import textwrap
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from riskclass.io import sha256_file, write_parquet
@@ -154,3 +156,22 @@ def test_sealed_records_follow_the_permission_policy(tmp_path):
     assert modes["months/2026-01/r1"] == 0o750 and modes["months/2026-01/r1/classes.parquet"] == 0o640
     assert modes["ledger.jsonl"] == 0o640 and modes["history.parquet"] == 0o640
     assert record.path.stat().st_mode & 0o007 == 0  # nothing for others, whatever the umask
+
+
+def test_the_history_is_written_month_by_month_with_the_bytes_of_one_frame(tmp_path):
+    """At 5 M entities a year of classes with reasons does not fit in memory as one frame: the history is written a
+    month at a time, in row groups cut across months, and must keep the bytes the whole frame gave (the ledger
+    holds their hash)."""
+    store = RecordStore(tmp_path / "records")
+    for k, month in enumerate(["2026-01", "2026-02", "2026-03"]):
+        seal(store, month, ["A", "B", "C", "D", "B"][: 3 + k % 3] * 7)
+    whole = tmp_path / "whole.parquet"
+    write_parquet(store.history_frame(), whole)
+    assert sha256_file(store.history_path) == sha256_file(whole) == store.ledger()[-1]["history_sha256"]
+    table = pa.Table.from_pandas(store.history_frame(), preserve_index=False).replace_schema_metadata(None)
+    for row_group in (10, 23, 1000):  # groups that end inside a month, at a month's end and beyond the history
+        one = tmp_path / f"one_{row_group}.parquet"
+        pq.write_table(table, one, row_group_size=row_group, compression="zstd", use_dictionary=True)
+        streamed = tmp_path / f"streamed_{row_group}.parquet"
+        store.write_history(streamed, row_group=row_group)
+        assert sha256_file(streamed) == sha256_file(one)

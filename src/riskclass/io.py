@@ -41,11 +41,14 @@ def restrict_tree(root: Path, private: bool = False) -> None:
         path.chmod(dir_mode if path.is_dir() else file_mode)
 
 
+PARQUET_OPTIONS = {"compression": "zstd", "use_dictionary": True, "write_statistics": True}
+
+
 def write_parquet(frame: pd.DataFrame, path: Path, private: bool = False) -> None:
     """Write a frame byte-for-byte reproducibly (no pandas index, fixed compression, no timestamps)."""
     table = pa.Table.from_pandas(frame, preserve_index=False)
     table = table.replace_schema_metadata(None)  # pandas metadata embeds library versions only
-    pq.write_table(table, path, compression="zstd", use_dictionary=True, write_statistics=True)
+    pq.write_table(table, path, **PARQUET_OPTIONS)
     Path(path).chmod(PRIVATE_FILE_MODE if private else FILE_MODE)
 
 

@@ -36,7 +36,7 @@ from riskclass import contract, domains
 from riskclass.classify.outputs import OUTPUT_FILES, write_outputs, write_stability
 from riskclass.indicators import load_catalog
 from riskclass.inspections import feedback_files
-from riskclass.io import sha256_file, write_parquet
+from riskclass.io import sha256_file
 from riskclass.model.risk_model import RiskModel
 from riskclass.monitor.stability import STABILITY_FILE
 from riskclass.records.anchor import anchor_matches, audit_keys
@@ -239,7 +239,7 @@ def _check_history(store: RecordStore, result: AuditResult) -> None:
         result.problems.append(f"{store.history_path}: differs from the history the ledger sealed last")
     with tempfile.TemporaryDirectory() as tmp:
         try:
-            write_parquet(store.history_frame(), Path(tmp) / "h.parquet")
+            store.write_history(Path(tmp) / "h.parquet")
         except (OSError, ValueError, KeyError) as exc:  # a record the ledger names is unreadable or gone
             result.problems.append(f"history cannot be derived from the records the ledger names ({exc})")
             return
