@@ -28,10 +28,23 @@ def problem_rates(
     inspections: pd.DataFrame, store: RecordStore, subbands: dict[str, int]
 ) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
     """IPW problem rates per class and per stratum (class and score sub-band) from every earlier random check
-    whose class and score in the month before the check are known (the sealed records' history)."""
-    history = store.history_frame(columns=["uscc", "month", strata.RISK_COLUMN, "class"])
-    months = (inspections["inspection_date"].dt.to_period("M") - 1).astype(str).unique()  # before each check
-    joined = random_checks_with_strata(inspections, history_strata(history[history["month"].isin(months)], subbands))
+    whose class and score in the month before the check are known (the sealed records' current revisions).
+
+    A stratum's sub-band edges come from its month's own scores, so each month is read whole, one at a time,
+    and only the checked entities' rows are kept: the history of every month together is never in memory."""
+    months = sorted((inspections["inspection_date"].dt.to_period("M") - 1).astype(str).unique())  # before each check
+    checked = inspections["uscc"].unique()
+    labelled = []
+    for month in months:
+        record = store.current(month)
+        if record is None:
+            continue
+        classes = pd.read_parquet(record.classes_path, columns=["uscc", "month", strata.RISK_COLUMN, "class"])
+        month_strata = history_strata(classes, subbands)
+        labelled.append(month_strata[month_strata["uscc"].isin(checked)])
+    if not labelled:
+        return None, None
+    joined = random_checks_with_strata(inspections, pd.concat(labelled, ignore_index=True))
     if joined.empty:
         return None, None
     return ipw_rates(joined, "class"), ipw_rates(joined, "stratum")
