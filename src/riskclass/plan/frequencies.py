@@ -59,9 +59,11 @@ def checks_per_year(
     return pd.Series(out, index=grades.index)
 
 
-def schedule(grades: pd.DataFrame, year: int, tables: dict | None = None) -> pd.DataFrame:
+def schedule(
+    grades: pd.DataFrame, year: int, tables: dict | None = None, offsets: np.ndarray | None = None
+) -> pd.DataFrame:
     """Every check of ``year``: one row per entity, domain and check number with its calendar month (1–12)."""
-    h = _offsets(grades["uscc"], grades["domain"])
+    h = _offsets(grades["uscc"], grades["domain"]) if offsets is None else offsets
     n = checks_per_year(grades, year, tables, h)
     rows = grades.loc[n.index[n > 0]].assign(checks_per_year=n[n > 0])
     rep = rows.loc[rows.index.repeat(rows["checks_per_year"])].copy()
@@ -93,8 +95,9 @@ def summary(
     ``loads``: the officers of the plan (qualifications, capacity, available), as planned by the draw.
     """
     year = int(plan_month[:4])
-    sched = schedule(grades, year, tables)
-    required = checks_per_year(grades, year, tables)
+    h = _offsets(grades["uscc"], grades["domain"])
+    sched = schedule(grades, year, tables, h)
+    required = checks_per_year(grades, year, tables, h)
     items = sched[sched["month"] == int(plan_month[5:7])]
     out: dict = {"year": year, "domains": {}}
     for d, g in grades.assign(required=required).groupby("domain", sort=True):
