@@ -11,7 +11,15 @@ import pytest
 
 from plan_fixture import inputs, inspectors, plan_params, population
 from riskclass.plan import strata
-from riskclass.plan.draw import combined_probability, derive_seed, draw_n, fit_capacity, target_counts
+from riskclass.plan.assign import least_loaded
+from riskclass.plan.draw import (
+    combined_probability,
+    derive_seed,
+    draw_n,
+    fit_capacity,
+    hash_keys,
+    target_counts,
+)
 from riskclass.plan.planner import PlanError, make_plan, validate_plan_params
 
 PLAN_ID = "SSJ-440800-2026-11"
@@ -414,3 +422,26 @@ def test_general_checks_do_not_use_up_the_specialists_first():
         assert (out["unassigned_reason"] == "").all(), seed
         food = out[checks["item_id"] == "FOOD"]
         assert set(food["inspector_1"]) | set(food["inspector_2"]) <= set(officers["inspector_id"][:4])
+
+
+def test_hash_keys_are_the_first_15_hex_digits_of_the_sha256():
+    # the published definition (docs/inspection-planning.md): anyone can re-derive a key from the seed and the USCC
+    uscc = np.array(["91440800MA4UJ9XK1A", "92440802L12345678X"], dtype=object)
+    expected = [int(hashlib.sha256(f"0123456789abcdef:SSJ-GEN-01/B2:{u}".encode()).hexdigest()[:15], 16) for u in uscc]
+    assert hash_keys("0123456789abcdef", "SSJ-GEN-01/B2", uscc).tolist() == expected
+
+
+def test_least_loaded_picks_what_a_full_sort_by_load_then_tie_picks():
+    loads = np.array([1, 0, 0, 2, 0])
+    tie = np.array([0.5, 0.9, 0.1, 0.0, 0.1])
+    # load 0 first (positions 1, 2, 4), lowest tie first; equal ties go by position, as a stable sort
+    assert sorted(least_loaded(loads, tie, 1)) == [2]
+    assert sorted(least_loaded(loads, tie, 2)) == [2, 4]
+    assert sorted(least_loaded(loads, tie, 3)) == [1, 2, 4]
+    assert sorted(least_loaded(loads, tie, 4)) == [0, 1, 2, 4]  # then the next load level
+    rng = np.random.default_rng(3)
+    for _ in range(500):
+        n = int(rng.integers(1, 30))
+        k = int(rng.integers(1, n + 1))
+        loads, tie = rng.integers(0, 4, n), np.round(rng.random(n), 1)  # rounded: equal ties happen
+        assert sorted(least_loaded(loads, tie, k)) == sorted(np.lexsort((tie, loads))[:k])

@@ -29,6 +29,26 @@ def available(inspectors: pd.DataFrame, start: pd.Timestamp, due: pd.Timestamp) 
     return ok.to_numpy(dtype=bool)
 
 
+def least_loaded(loads: np.ndarray, tie: np.ndarray, k: int) -> np.ndarray:
+    """Positions of the ``k`` smallest (load, tie, position): the set ``np.lexsort((tie, loads))[:k]`` picks,
+    found level by level in linear time instead of sorting every candidate (which dominated large plans)."""
+    picked, level = [], loads.min()
+    while k > 0:
+        at = np.flatnonzero(loads == level)
+        if len(at) <= k:
+            picked.append(at)
+            k -= len(at)
+            if k:
+                level = loads[loads > level].min()
+            continue
+        t = tie[at]
+        cut = np.partition(t, k - 1)[k - 1]  # the k-th smallest tie; equal ties go by position, as a stable sort
+        below = at[t < cut]
+        picked += [below, at[t == cut][: k - len(below)]]
+        k = 0
+    return np.concatenate(picked)
+
+
 def assign_inspectors(
     checks: pd.DataFrame,
     item_qualification: dict[str, str],
@@ -65,8 +85,9 @@ def assign_inspectors(
     )
     chosen = np.full((len(checks), per_check), None, dtype=object)
     reasons = np.full(len(checks), "", dtype=object)
+    open_ = ok & (load < capacity)  # kept up to date as loads grow: one pass per check, not three
     for row in order:
-        eligible = quals[check_qual[row]] & ok & (load < capacity)
+        eligible = quals[check_qual[row]] & open_
         blocked = conflicted.get(check_uscc[row])
         if blocked:
             eligible[blocked] = False
@@ -78,8 +99,9 @@ def assign_inspectors(
                 f"(needs {per_check})"
             )
             continue
-        picked = candidates[np.lexsort((tie, load[candidates]))[:per_check]]
+        picked = candidates[least_loaded(load[candidates], tie, per_check)]
         load[picked] += 1
+        open_[picked] = load[picked] < capacity[picked]
         chosen[row] = ids[np.sort(picked)]
     assignments = pd.DataFrame({"check_id": checks["check_id"].to_numpy()})
     for j in range(per_check):

@@ -35,9 +35,10 @@ def derive_seed(plan_id: str, plan_date: str, published_value: str = "", key: by
 
 def hash_keys(seed: str, draw_id: str, uscc: np.ndarray) -> np.ndarray:
     """Uniform 60-bit sort keys, one per candidate (the text hashed is UTF-8)."""
-    prefix = f"{seed}:{draw_id}:"
+    prefix, sha256, from_bytes = f"{seed}:{draw_id}:".encode(), hashlib.sha256, int.from_bytes
+    # the first 15 hex digits of the digest = its first 60 bits (bytes, not hex text: half the time per key)
     return np.fromiter(
-        (int(hashlib.sha256((prefix + u).encode("utf-8")).hexdigest()[:15], 16) for u in uscc),
+        (from_bytes(sha256(prefix + u.encode("utf-8")).digest()[:8], "big") >> 4 for u in uscc),
         dtype=np.int64,
         count=len(uscc),
     )

@@ -32,11 +32,14 @@ def _offsets(uscc: pd.Series, domain: pd.Series) -> np.ndarray:
     return np.array([int.from_bytes(hashlib.sha256(k.encode()).digest()[:4], "big") for k in keys], dtype=np.int64)
 
 
-def checks_per_year(grades: pd.DataFrame, year: int, tables: dict | None = None) -> pd.Series:
-    """Minimum checks in ``year`` for each row of ``grades`` (uscc, domain, grade, always_key)."""
+def checks_per_year(
+    grades: pd.DataFrame, year: int, tables: dict | None = None, offsets: np.ndarray | None = None
+) -> pd.Series:
+    """Minimum checks in ``year`` for each row of ``grades`` (uscc, domain, grade, always_key); ``offsets``: the
+    rows' :func:`_offsets` when the caller has them already (one SHA-256 per row: the slow part in a large city)."""
     tables = tables or {}
     out = np.zeros(len(grades), dtype=int)
-    h = _offsets(grades["uscc"], grades["domain"])
+    h = _offsets(grades["uscc"], grades["domain"]) if offsets is None else offsets
     for d, rows in grades.groupby("domain", sort=False).groups.items():
         table = tables.get(d) or points_table(d)
         idx = grades.index.get_indexer(rows)
@@ -56,13 +59,16 @@ def checks_per_year(grades: pd.DataFrame, year: int, tables: dict | None = None)
     return pd.Series(out, index=grades.index)
 
 
-def schedule(grades: pd.DataFrame, year: int, tables: dict | None = None) -> pd.DataFrame:
+def schedule(
+    grades: pd.DataFrame, year: int, tables: dict | None = None, offsets: np.ndarray | None = None
+) -> pd.DataFrame:
     """Every check of ``year``: one row per entity, domain and check number with its calendar month (1–12)."""
-    n = checks_per_year(grades, year, tables)
+    h = _offsets(grades["uscc"], grades["domain"]) if offsets is None else offsets
+    n = checks_per_year(grades, year, tables, h)
     rows = grades.loc[n.index[n > 0]].assign(checks_per_year=n[n > 0])
     rep = rows.loc[rows.index.repeat(rows["checks_per_year"])].copy()
     rep["check_no"] = rep.groupby(level=0).cumcount() + 1
-    offset = _offsets(rep["uscc"], rep["domain"]) % 12
+    offset = np.repeat(h[(n > 0).to_numpy()], rows["checks_per_year"].to_numpy()) % 12  # each row's, repeated
     step = 12 // rep["checks_per_year"].clip(lower=1).to_numpy()
     rep["month"] = (offset + (rep["check_no"].to_numpy() - 1) * step) % 12 + 1
     labels = {d: points_table(d).label for d in QUALIFICATION}
@@ -89,8 +95,9 @@ def summary(
     ``loads``: the officers of the plan (qualifications, capacity, available), as planned by the draw.
     """
     year = int(plan_month[:4])
-    sched = schedule(grades, year, tables)
-    required = checks_per_year(grades, year, tables)
+    h = _offsets(grades["uscc"], grades["domain"])
+    sched = schedule(grades, year, tables, h)
+    required = checks_per_year(grades, year, tables, h)
     items = sched[sched["month"] == int(plan_month[5:7])]
     out: dict = {"year": year, "domains": {}}
     for d, g in grades.assign(required=required).groupby("domain", sort=True):

@@ -245,7 +245,8 @@ def check_capacity(pp: dict, inputs: PlanInputs, start: pd.Timestamp, due: pd.Ti
 
 def _strata(inputs: PlanInputs, pp: dict, cooled: np.ndarray, labels: np.ndarray) -> tuple[pd.DataFrame, dict, dict]:
     """Every draw of the plan with its population size, per-plan ratio, floor and target (before capacity):
-    one per item × stratum (class and score sub-band) and one per directed draw."""
+    one per item × stratum (class and score sub-band) and one per directed draw; each draw's members as a mask
+    over its item's applicable entities (not the whole city: a large city has hundreds of draws)."""
     e = inputs.entities
     ppy = int(pp["plans_per_year"])
     names = strata.stratum_names(pp["subbands"])
@@ -269,7 +270,7 @@ def _strata(inputs: PlanInputs, pp: dict, cooled: np.ndarray, labels: np.ndarray
             prefix = f"{item['item_id']}/{etype}" if etype else item["item_id"]
             for name, n_pop, lo, tgt, r in zip(names, sizes, floor_n, target, annual * scale, strict=True):
                 draw_id = f"{prefix}/{name}"
-                members[draw_id] = candidates & in_type & in_stratum[name]
+                members[draw_id] = (candidates & in_type & in_stratum[name])[base]
                 rows.append(
                     {
                         "draw_id": draw_id,
@@ -292,7 +293,7 @@ def _strata(inputs: PlanInputs, pp: dict, cooled: np.ndarray, labels: np.ndarray
             if d["item"] != item["item_id"]:
                 continue
             draw_id = f"{item['item_id']}/directed/{d['id']}"
-            members[draw_id] = candidates & directed_filter(e, d)
+            members[draw_id] = (candidates & directed_filter(e, d))[base]
             n_pop = int(members[draw_id].sum())
             ratio = strata.per_plan(float(d["ratio"]), ppy)
             tgt = min(n_pop, max(int(n_pop > 0), math.floor(ratio * n_pop + 0.5)))
@@ -367,7 +368,7 @@ def _draw_item(
     und_p, und_drawn = np.zeros(n_rows), np.zeros(n_rows, dtype=bool)
     dir_ps, dir_drawn, dir_hits = [], np.zeros(n_rows, dtype=bool), []
     for s in item_rows.itertuples():
-        m = members[s.draw_id][base]
+        m = members[s.draw_id]
         drawn = np.zeros(n_rows, dtype=bool)
         drawn[np.flatnonzero(m)] = draw_n(seed, s.draw_id, uscc[m], int(s.n))
         p = np.where(m, s.probability, 0.0)

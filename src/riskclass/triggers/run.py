@@ -61,7 +61,10 @@ class _Sources:
     def __init__(self, p: dict):
         tp, fp = p["triggers"], p["features"]
         validated = Path(fp["validated_dir"])
-        registry = pd.read_parquet(validated / "entities.parquet")
+        # only the columns the categories read: the whole registry is most of the step's time in a large city
+        needed = {c["flag"] for c in tp["categories"] if c.get("flag")}
+        needed |= {"industry_code"} if any(c.get("industries") for c in tp["categories"]) else set()
+        registry = pd.read_parquet(validated / "entities.parquet", columns=["uscc", *sorted(needed)])
         self.category = categories_of(registry, tp["categories"])
         self.complaints = pd.read_parquet(validated / "complaints.parquet")
         self.serious = pd.read_parquet(validated / "serious_violations.parquet")
