@@ -35,6 +35,14 @@ def format_dates(values: pd.Series, style: str) -> pd.Series:
     return out.astype(object).where(d.notna(), "")
 
 
+def _present(s: pd.Series, convert) -> pd.Series:
+    """``convert`` of every value present, "" where ``pd.isna`` (one vectorised test, then a plain loop)."""
+    present = ~s.isna().to_numpy()
+    out = np.full(len(s), "", dtype=object)
+    out[present] = [convert(v) for v in s.to_numpy(dtype=object)[present]]
+    return pd.Series(out, index=s.index, dtype=object)
+
+
 def render(frame: pd.DataFrame, table: Table, fmt: dict) -> pd.DataFrame:
     """All values as text, in contract column order."""
     out = {}
@@ -44,16 +52,18 @@ def render(frame: pd.DataFrame, table: Table, fmt: dict) -> pd.DataFrame:
             out[col.name] = format_dates(s, fmt["date_style"])
         elif col.kind == "bool":
             yes, no = _BOOL_TEXT[fmt["header"]]
-            out[col.name] = s.map(lambda v, yes=yes, no=no: "" if pd.isna(v) else (yes if v else no)).astype(object)
+            out[col.name] = _present(s, lambda v, yes=yes, no=no: yes if v else no)
         elif col.kind == "int":
-            out[col.name] = s.map(lambda v: "" if pd.isna(v) else str(int(v))).astype(object)
+            out[col.name] = _present(s, lambda v: str(int(v)))
         elif col.kind == "float":
-            out[col.name] = s.map(lambda v: "" if pd.isna(v) else repr(float(v))).astype(object)
+            out[col.name] = _present(s, lambda v: repr(float(v)))
         elif col.kind == "code" and fmt["header"] == "zh":  # Chinese exports carry labels, not codes
             names = codes.labels(col.codes)
-            out[col.name] = s.map(lambda v, names=names: "" if v is None else names.get(str(v), str(v)))
+            values = ["" if v is None else names.get(str(v), str(v)) for v in s.tolist()]
+            out[col.name] = pd.Series(values, index=s.index, dtype=object)
         else:
-            out[col.name] = s.map(lambda v: "" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v))
+            values = ["" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v) for v in s.tolist()]
+            out[col.name] = pd.Series(values, index=s.index, dtype=object)
     return pd.DataFrame(out)
 
 
