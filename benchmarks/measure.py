@@ -10,7 +10,11 @@ import psutil
 
 
 def measure(cmd: list[str]) -> dict:
-    """Run ``cmd`` to completion; return wall seconds and peak RSS (process tree, sampled every 0.2 s)."""
+    """Run ``cmd`` to completion; return wall seconds, peak RSS (process tree, sampled every 0.2 s) and the CPU
+    seconds of the process tree (``cpu_s``, user + system: the work done, whatever else loads the machine)."""
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     ps = psutil.Process(proc.pid)
@@ -25,7 +29,14 @@ def measure(cmd: list[str]) -> dict:
     output = proc.stdout.read()
     if proc.returncode:
         sys.exit(f"{' '.join(cmd)} failed:\n{output}")
-    return {"seconds": round(time.perf_counter() - start, 1), "peak_rss_gb": round(peak / 2**30, 2), "output": output}
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    return {
+        "seconds": round(time.perf_counter() - start, 1),
+        "peak_rss_gb": round(peak / 2**30, 2),
+        "cpu_s": round(cpu, 1),
+        "output": output,
+    }
 
 
 def run_child_and_record(script: str, args: list[str], result_name) -> dict:
