@@ -1,10 +1,12 @@
 """Benchmark: synthetic city generation and ingest — wall time, peak memory, rows per table.
 
     python benchmarks/bench_synth_ingest.py --entities 1000000 [--months 36] [--workdir /tmp/bench]
-        [--keep] [--reuse] [--workers N]
+        [--keep] [--reuse] [--workers N] [--synth-only [--synth-workers N] [--city DIR]]
 
 ``--reuse`` ingests a city kept by an earlier ``--keep`` run (its synth figures are carried over from the
 previous result file); ``--workers`` is passed to ``riskclass ingest`` (default: params.yaml ingest.workers).
+``--synth-only`` measures the generation alone (``--synth-workers`` is passed to ``riskclass synth``, default
+params.yaml synth.workers) into benchmarks/results/synth_<N>.json, and keeps the city (in ``--city`` if given).
 
 Each step runs as its own process (the real CLI) while a poller records peak RSS. Results go to
 benchmarks/results/synth_ingest_<N>.json; docs/benchmarks.md reports them.
@@ -35,10 +37,15 @@ def main() -> None:
     ap.add_argument("--keep", action="store_true", help="keep the generated files")
     ap.add_argument("--reuse", action="store_true", help="ingest the city an earlier --keep run left in --workdir")
     ap.add_argument("--workers", type=int, default=None, help="ingest worker processes [params.yaml]")
+    ap.add_argument("--synth-only", action="store_true", help="measure the generation only and keep the city")
+    ap.add_argument("--synth-workers", type=int, default=None, help="synth worker processes [params.yaml]")
+    ap.add_argument("--city", type=Path, default=None, help="where the city goes [WORKDIR/city_N]")
     args = ap.parse_args()
     os.chdir(Path(__file__).resolve().parents[1])  # the CLI runs from the repository root
     exe = str(Path(sys.executable).with_name("riskclass"))
-    work = args.workdir / f"city_{args.entities}"
+    work = args.city or args.workdir / f"city_{args.entities}"
+    if args.synth_only:
+        return synth_only(exe, work, args)
     out = Path(__file__).parent / "results" / f"synth_ingest_{args.entities}.json"
     if args.reuse:
         synth = json.loads(out.read_text(encoding="utf-8"))["synth"]
@@ -73,6 +80,34 @@ def main() -> None:
     print(json.dumps(result, ensure_ascii=False, indent=2))
     if not args.keep:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def synth_only(exe: str, work: Path, args) -> None:
+    """Generate a city (kept), measured; record time, peak RSS of the process tree and rows."""
+    workers = ["--workers", str(args.synth_workers)] if args.synth_workers else []
+    cmd = [exe, "synth", "--out", str(work), "--entities", str(args.entities), "--months", str(args.months)]
+    synth = measure([*cmd, *workers])
+    synth.pop("output")
+    summary = json.loads((work / "summary.json").read_text(encoding="utf-8"))
+    raw_bytes = sum(f.stat().st_size for f in (work / "raw").iterdir())
+    result = {
+        "entities": args.entities,
+        "months": args.months,
+        "machine": {
+            "cpus": os.cpu_count(),
+            "memory_gb": round(psutil.virtual_memory().total / 2**30),
+            "python": platform.python_version(),
+        },
+        "synth": synth,
+        "shards": summary["generator"].get("shards", 1),
+        "synth_workers": args.synth_workers or load_params()["synth"]["workers"],
+        "raw_mb": round(raw_bytes / 2**20, 1),
+        "rows": {k: v["rows"] for k, v in summary["tables"].items()},
+        "rows_total": sum(v["rows"] for v in summary["tables"].values()),
+    }
+    out = Path(__file__).parent / "results" / f"synth_{args.entities}.json"
+    out.write_text(json.dumps(result, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    print(json.dumps(result, ensure_ascii=False, indent=2))
 
 
 if __name__ == "__main__":

@@ -11,7 +11,11 @@ import psutil
 
 
 def measure(cmd: list[str], cwd=None) -> dict:
-    """Run ``cmd`` (in ``cwd``) to completion; return wall seconds and peak RSS (process tree, sampled every 0.2 s)."""
+    """Run ``cmd`` (in ``cwd``) to completion; return wall seconds, peak RSS (process tree, sampled every 0.2 s) and
+    the CPU seconds of the process tree (``cpu_s``, user + system: the work done, whatever else loads the machine)."""
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     with tempfile.TemporaryFile(mode="w+", encoding="utf-8") as log:  # a pipe would block a child that prints a lot
         start = time.perf_counter()
         proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, text=True, cwd=cwd)
@@ -28,7 +32,14 @@ def measure(cmd: list[str], cwd=None) -> dict:
         output = log.read()
     if proc.returncode:
         sys.exit(f"{' '.join(cmd)} failed:\n{output}")
-    return {"seconds": round(time.perf_counter() - start, 1), "peak_rss_gb": round(peak / 2**30, 2), "output": output}
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    return {
+        "seconds": round(time.perf_counter() - start, 1),
+        "peak_rss_gb": round(peak / 2**30, 2),
+        "cpu_s": round(cpu, 1),
+        "output": output,
+    }
 
 
 def run_child_and_record(script: str, args: list[str], result_name) -> dict:

@@ -53,6 +53,9 @@ def synth(
     entities: int = typer.Option(None, help="number of market entities [params.yaml synth.entities]"),
     months: int = typer.Option(None, help="months of history [params.yaml synth.months]"),
     seed: int = typer.Option(None, help="random seed [params.yaml synth.seed]"),
+    workers: int = typer.Option(
+        None, min=1, help="processes for a city of several shards (synth.shard_entities) [params.yaml synth.workers]"
+    ),
     params: Path = typer.Option(Path("params.yaml"), help="parameters file"),
 ) -> None:
     """Generate the synthetic city (合成城市): raw snapshot plus separate ground truth."""
@@ -68,6 +71,7 @@ def synth(
         synth_params=sp,
         city=p["city"],
         show_progress=sys.stderr.isatty(),
+        workers=workers,
     )
     table = RichTable(title=f"synthetic city → {out} (snapshot {summary['snapshot_date']})")
     for col in ("table", "rows", "corrupted", "encoding"):

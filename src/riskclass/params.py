@@ -387,6 +387,8 @@ class Synth(_Model):
     months: Count
     end_month: Month
     seed: Count0
+    shard_entities: int = Field(ge=1000, le=5_000_000)
+    workers: int = Field(ge=1, le=64)
     corruption_rate: Prob
     entity_type_shares: Annotated[dict[EntityType, NonNeg], AfterValidator(_sums_to_one)]
     # relative weights: the city normalises each row (the rows of params.yaml sum to 1.01 and 1.03)

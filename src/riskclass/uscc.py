@@ -240,17 +240,22 @@ def describe(value: str) -> str:
     return f"{value[0]} {department[0]} / {value[1]} {department[1][value[1]]}"
 
 
-def generate(rng: np.random.Generator, prefixes: np.ndarray, divisions: np.ndarray) -> np.ndarray:
+def generate(
+    rng: np.random.Generator, prefixes: np.ndarray, divisions: np.ndarray, bodies_from: tuple[int, int] = (0, 10**8)
+) -> np.ndarray:
     """Unique, valid USCCs: prefix (91/92/93) + registering division + organisation code + check.
 
     The organisation code is 8 random digits (unique across the batch, never 00000000, which would be a
-    placeholder) plus its GB 11714 check character; the final check character is GB 32100's.
+    placeholder) plus its GB 11714 check character; the final check character is GB 32100's. ``bodies_from``
+    (low, high) restricts the 8 digits to ``low ≤ body < high``: the shards of a large city take disjoint
+    ranges, so their codes cannot collide.
     """
     n = len(prefixes)
-    bodies = rng.choice(100_000_000, size=n, replace=False)
+    low, high = bodies_from
+    bodies = low + rng.choice(high - low, size=n, replace=False)
     if n and (bodies == 0).any():  # keep the random stream (and every existing city) unchanged otherwise
         taken = set(bodies.tolist())
-        bodies[bodies == 0] = next(b for b in range(1, 100_000_000) if b not in taken)
+        bodies[bodies == 0] = next(b for b in range(1, high) if b not in taken)
     out = np.empty(n, dtype=object)
     for i in range(n):
         body = f"{bodies[i]:08d}"

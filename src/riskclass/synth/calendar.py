@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
+
+
+def _read_only(values: np.ndarray) -> np.ndarray:
+    values.setflags(write=False)
+    return values
 
 
 @dataclass(frozen=True)
@@ -13,18 +19,19 @@ class Calendar:
     months: int
     end_month: str  # "YYYY-MM"
 
-    @property
+    # computed once: the streams ask for them in every month (read-only, so a caller cannot change the grid)
+    @cached_property
     def periods(self) -> pd.PeriodIndex:
         end = pd.Period(self.end_month, freq="M")
         return pd.period_range(end - (self.months - 1), end, freq="M")
 
-    @property
+    @cached_property
     def month_start(self) -> np.ndarray:
-        return self.periods.to_timestamp(how="start").values.astype("datetime64[D]")
+        return _read_only(self.periods.to_timestamp(how="start").values.astype("datetime64[D]"))
 
-    @property
+    @cached_property
     def month_days(self) -> np.ndarray:
-        return self.periods.days_in_month.to_numpy()
+        return _read_only(self.periods.days_in_month.to_numpy())
 
     @property
     def snapshot_date(self) -> np.datetime64:

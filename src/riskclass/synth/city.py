@@ -15,6 +15,7 @@ from scipy import sparse
 
 from riskclass import codes, uscc
 from riskclass.synth.calendar import Calendar
+from riskclass.synth.shard import WHOLE, Shard
 
 _BRAND_CHARS = list("鑫达盛华源通泰丰瑞祥恒宏兴隆福嘉康安和润德信诚新宇海港湾南粤湛雷廉吴遂徐霞赤坡麻金银明辉志远")
 _SECTION_WORDS = {
@@ -68,6 +69,7 @@ class Registry:
     roles: pd.DataFrame  # initial roles (legal reps and shareholders)
     legal_rep: np.ndarray  # current legal representative person key
     relation_incidence: sparse.csr_matrix  # entities × relation groups (shared person or address)
+    shard: Shard = WHOLE  # the part of a large city these entities are (its streams and number ranges)
 
     @property
     def n(self) -> int:
@@ -110,7 +112,9 @@ def _names(
     return out
 
 
-def build_registry(rng: np.random.Generator, n: int, sp: dict, city: dict, cal: Calendar) -> Registry:
+def build_registry(
+    rng: np.random.Generator, n: int, sp: dict, city: dict, cal: Calendar, shard: Shard = WHOLE
+) -> Registry:
     risk = sp["risk"]
     # --- shell clusters first: batches of look-alike companies at one address -----------------
     n_clusters = round(n / 10_000 * sp["shell_clusters_per_10k"])
@@ -198,25 +202,30 @@ def build_registry(rng: np.random.Generator, n: int, sp: dict, city: dict, cal: 
 
     # --- identifiers -----------------------------------------------------------------------
     prefixes = np.array([codes.code_lists()["entity_types"][t]["uscc_prefix"] for t in etype], dtype=object)
-    codes_ = uscc.generate(rng, prefixes, division)
+    codes_ = uscc.generate(rng, prefixes, division, shard.uscc_bodies)
     names = _names(rng, industry, forms, division, codes_)
 
     # --- addresses: own address, multi-tenant buildings, cluster-registration addresses --------
-    address = np.array([f"A{d}{i:07d}" for i, d in enumerate(division)], dtype=object)
+    # address, building and cluster-address numbers within the shard's range (unique across a sharded city)
+    first = shard.first(n, "addresses")
+    address = np.array([f"A{d}{first + i:07d}" for i, d in enumerate(division)], dtype=object)
     u = rng.random(n)
     shared = (u < sp["shared_address_share"]) & ~is_shell
     building = _heavy_tailed_groups(rng, int(shared.sum()), 2.0, sp["building_max_tenants"])
     address[shared] = np.array(
-        [f"B{division[i]}{b:06d}" for i, b in zip(np.flatnonzero(shared), building, strict=True)], dtype=object
+        [f"B{division[i]}{first + b:06d}" for i, b in zip(np.flatnonzero(shared), building, strict=True)], dtype=object
     )
     n_cluster_addr = max(1, round(n / 10_000 * sp["cluster_addresses_per_10k"]))
+    first_cluster = shard.first(n_cluster_addr, "cluster addresses")
     in_cluster = (u >= sp["shared_address_share"]) & (u < sp["shared_address_share"] + sp["cluster_address_share"])
     in_cluster &= ~is_shell & (etype == "enterprise")
     cluster_addr = rng.integers(0, n_cluster_addr, in_cluster.sum())
-    address[in_cluster] = np.array([f"C440800{c:05d}" for c in cluster_addr], dtype=object)
+    address[in_cluster] = np.array([f"C440800{first_cluster + c:05d}" for c in cluster_addr], dtype=object)
     if n_shell:
         shell_addr = rng.integers(0, n_cluster_addr, len(sizes))
-        address[is_shell] = np.array([f"C440800{shell_addr[c]:05d}" for c in shell_cluster[is_shell]], dtype=object)
+        address[is_shell] = np.array(
+            [f"C440800{first_cluster + shell_addr[c]:05d}" for c in shell_cluster[is_shell]], dtype=object
+        )
 
     # --- legal representatives -------------------------------------------------------------
     legal_rep = person_keys(rng, n)
@@ -283,6 +292,7 @@ def build_registry(rng: np.random.Generator, n: int, sp: dict, city: dict, cal: 
         roles,
         legal_rep.copy(),
         _relation_incidence(legal_rep, address),
+        shard,
     )
 
 

@@ -22,10 +22,9 @@ _BOOL_TEXT = {"en": ("true", "false"), "zh": ("是", "否")}
 
 def format_dates(values: pd.Series, style: str) -> pd.Series:
     d = pd.to_datetime(values)
-    if style == "iso":
-        out = d.dt.strftime("%Y-%m-%d")
-    elif style == "slash":
-        out = d.dt.strftime("%Y/%m/%d")
+    if style in ("iso", "slash"):  # numpy writes days as YYYY-MM-DD, far faster than strftime (years 1000–9999)
+        days = d.to_numpy(dtype="datetime64[D]").astype(str)
+        out = pd.Series(np.char.replace(days, "-", "/") if style == "slash" else days, index=d.index)
     elif style == "zh":
         parts = [d.dt.year, d.dt.month, d.dt.day]
         y, m, day = (p.astype("Int64").astype("string") for p in parts)
@@ -33,6 +32,14 @@ def format_dates(values: pd.Series, style: str) -> pd.Series:
     else:
         raise ValueError(f"unknown date_style {style!r}; use iso, slash or zh")
     return out.astype(object).where(d.notna(), "")
+
+
+def _present(s: pd.Series, convert) -> pd.Series:
+    """``convert`` of every value present, "" where ``pd.isna`` (one vectorised test, then a plain loop)."""
+    present = ~s.isna().to_numpy()
+    out = np.full(len(s), "", dtype=object)
+    out[present] = [convert(v) for v in s.to_numpy(dtype=object)[present]]
+    return pd.Series(out, index=s.index, dtype=object)
 
 
 def render(frame: pd.DataFrame, table: Table, fmt: dict) -> pd.DataFrame:
@@ -44,16 +51,20 @@ def render(frame: pd.DataFrame, table: Table, fmt: dict) -> pd.DataFrame:
             out[col.name] = format_dates(s, fmt["date_style"])
         elif col.kind == "bool":
             yes, no = _BOOL_TEXT[fmt["header"]]
-            out[col.name] = s.map(lambda v, yes=yes, no=no: "" if pd.isna(v) else (yes if v else no)).astype(object)
+            out[col.name] = _present(s, lambda v, yes=yes, no=no: yes if v else no)
         elif col.kind == "int":
-            out[col.name] = s.map(lambda v: "" if pd.isna(v) else str(int(v))).astype(object)
+            out[col.name] = _present(s, lambda v: str(int(v)))
         elif col.kind == "float":
-            out[col.name] = s.map(lambda v: "" if pd.isna(v) else repr(float(v))).astype(object)
+            out[col.name] = _present(s, lambda v: repr(float(v)))
         elif col.kind == "code" and fmt["header"] == "zh":  # Chinese exports carry labels, not codes
             names = codes.labels(col.codes)
-            out[col.name] = s.map(lambda v, names=names: "" if v is None else names.get(str(v), str(v)))
+            values = ["" if v is None else names.get(str(v), str(v)) for v in s.tolist()]
+            out[col.name] = pd.Series(values, index=s.index, dtype=object)
+        elif pd.api.types.infer_dtype(s, skipna=False) == "string":  # text already, nothing missing
+            out[col.name] = s.astype(object)
         else:
-            out[col.name] = s.map(lambda v: "" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v))
+            values = ["" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v) for v in s.tolist()]
+            out[col.name] = pd.Series(values, index=s.index, dtype=object)
     return pd.DataFrame(out)
 
 

@@ -57,6 +57,7 @@ def licence_records(rng: np.random.Generator, reg: Registry, sim, cal: Calendar)
             idx, issue, end, renew_p = idx[go_on], expiry[go_on] - np.timedelta64(30, "D"), end[go_on], renew_p[go_on]
     out = pd.concat(frames, ignore_index=True).sort_values(["issue_date", "entity"], kind="stable")
     out = out.reset_index(drop=True)
-    out.insert(0, "licence_id", [f"XK{i:09d}" for i in range(1, len(out) + 1)])
+    first = reg.shard.first(len(out), "licences")
+    out.insert(0, "licence_id", [f"XK{first + i:09d}" for i in range(1, len(out) + 1)])
     out.insert(1, "uscc", c["uscc"][out.pop("entity").to_numpy()])
     return out[contract.table("licences").column_names]

@@ -20,6 +20,7 @@ import pandas as pd
 from riskclass.domains.base import points_table
 from riskclass.synth.calendar import Calendar
 from riskclass.synth.city import Registry
+from riskclass.synth.shard import Shard
 
 NAT = np.datetime64("NaT", "D")
 VIOLATION_TYPE = {"food": "food_safety", "drug_retail": "drug_safety", "special_equipment": "special_equipment"}
@@ -75,11 +76,11 @@ def _days(cal: Calendar, rng: np.random.Generator, month: np.ndarray) -> np.ndar
     return cal.month_start[month] + (u * cal.month_days[month]).astype(int).astype("timedelta64[D]")
 
 
-def _numbered(frame: pd.DataFrame, date_col: str, id_col: str, fmt: str) -> pd.DataFrame:
-    """Rows ordered by date and entity, numbered per year with ``fmt`` (``{year}``, ``{seq}``)."""
+def _numbered(frame: pd.DataFrame, date_col: str, id_col: str, fmt: str, shard: Shard) -> pd.DataFrame:
+    """Rows ordered by date and entity, numbered per year with ``fmt`` (``{year}``, ``{seq}``) in the shard's range."""
     frame = frame.sort_values([date_col, "entity"], kind="stable").reset_index(drop=True)
     years = frame[date_col].to_numpy().astype("datetime64[Y]").astype(int) + 1970
-    seq = frame.groupby(years).cumcount().to_numpy() + 1
+    seq = frame.groupby(years).cumcount().to_numpy() + 1 + shard.first(len(frame), id_col)
     frame.insert(0, id_col, [fmt.format(year=y, seq=s) for y, s in zip(years, seq, strict=True)])
     return frame
 
@@ -149,12 +150,12 @@ def _food(rng, reg: Registry, cal, licences, uscc_index, months: _Months, pp) ->
             "result": np.where(rng.random(len(s)) < months.risk[s], "unqualified", "qualified").astype(object),
         }
     )
-    sampling = _numbered(sampling, "sample_date", "sample_id", "CJ{year}{seq:07d}")
+    sampling = _numbered(sampling, "sample_date", "sample_id", "CJ{year}{seq:07d}", reg.shard)
     sampling.insert(1, "uscc", uscc[sampling.pop("entity").to_numpy()])
 
     k = months.events(rng, pp["food_inspection_rate"])
     inspections = _compliance(rng, cal, months, k, pp["basically_compliant_share"])
-    inspections = _numbered(inspections, "inspection_date", "inspection_id", "SPJC{year}{seq:07d}")
+    inspections = _numbered(inspections, "inspection_date", "inspection_id", "SPJC{year}{seq:07d}", reg.shard)
     inspections.insert(1, "uscc", uscc[inspections.pop("entity").to_numpy()])
     return {"food_licences": food_licences, "food_sampling": sampling, "food_inspections": inspections}
 
@@ -191,7 +192,7 @@ def _drug(rng, reg: Registry, cal, licences, uscc_index, months: _Months, pp) ->
     inspections = _compliance(rng, cal, months, k, pp["basically_compliant_share"])
     bad = inspections["result"].to_numpy() == "non_compliant"
     inspections["serious_defects"] = np.where(bad, 1 + rng.poisson(0.5, len(inspections)), 0)
-    inspections = _numbered(inspections, "inspection_date", "inspection_id", "YPJC{year}{seq:07d}")
+    inspections = _numbered(inspections, "inspection_date", "inspection_id", "YPJC{year}{seq:07d}", reg.shard)
     inspections.insert(1, "uscc", reg.cols["uscc"][inspections.pop("entity").to_numpy()])
     return {"drug_retail_licences": drug_licences, "pharmacy_inspections": inspections}
 
@@ -263,7 +264,8 @@ def _equipment(rng, reg: Registry, sim, cal: Calendar, months: _Months, pp) -> d
 
     units = pd.DataFrame({"unit": np.arange(n), "entity": entity, "register_date": register})
     units = units.sort_values(["register_date", "entity", "unit"], kind="stable").reset_index(drop=True)
-    units["equipment_id"] = [f"TS{i:08d}" for i in range(1, n + 1)]
+    first = reg.shard.first(n, "equipment")
+    units["equipment_id"] = [f"TS{first + i:08d}" for i in range(1, n + 1)]
     eq_id = units.set_index("unit")["equipment_id"].reindex(np.arange(n)).to_numpy()
     uscc = c["uscc"]
     register_frame = pd.DataFrame(
@@ -281,7 +283,7 @@ def _equipment(rng, reg: Registry, sim, cal: Calendar, months: _Months, pp) -> d
     def _events(frames: list[pd.DataFrame], date_col: str, id_col: str, fmt: str) -> pd.DataFrame:
         ev = pd.concat(frames, ignore_index=True)
         ev["entity"] = entity[ev["unit"].to_numpy()]
-        ev = _numbered(ev, date_col, id_col, fmt)
+        ev = _numbered(ev, date_col, id_col, fmt, reg.shard)
         ev.insert(1, "equipment_id", eq_id[ev["unit"].to_numpy()])
         ev.insert(2, "uscc", uscc[ev.pop("entity").to_numpy()])
         return ev.drop(columns="unit")
@@ -295,7 +297,7 @@ def _equipment(rng, reg: Registry, sim, cal: Calendar, months: _Months, pp) -> d
 def generate(seed: int, reg: Registry, sim, cal: Calendar, licences: pd.DataFrame, pp: dict):
     """The professional tables (contract.PROFESSIONAL_TABLES) and the domain truth (uscc, domain, month,
     domain_violating, true_risk), from the simulation's final state on the stream ``[seed, 9]``."""
-    rng = np.random.default_rng([seed, 9])
+    rng = reg.shard.rng(seed, 9)
     truth = sim.truth.frame(["entity", "month", "risk_logit", "violating"])
     mean_r = float(truth["risk_logit"].mean())
     uscc_index = {u: i for i, u in enumerate(reg.cols["uscc"])}

@@ -171,3 +171,4 @@ class CitySimulation(CityState):
             self.step(t)
             if progress:
                 progress.advance(task)
+        self.check_numbering()

@@ -90,13 +90,19 @@ class CityState:
         self.logs = {name: EventLog() for name in EVENT_TABLES}
         self.role_changes = EventLog()
         self.truth = EventLog()
-        self.seq = dict.fromkeys(_SEQUENCES, 0)
+        # a shard of a large city numbers its records in its own range (synth/shard.py)
+        self.seq = dict.fromkeys(_SEQUENCES, reg.shard.base)
 
     def ids(self, key: str, n: int, fmt: str, year: int) -> np.ndarray:
         """The next ``n`` record ids of sequence ``key``, formatted with the year."""
         start = self.seq[key]
         self.seq[key] += n
         return np.array([fmt.format(year=year, seq=s) for s in range(start + 1, start + n + 1)], dtype=object)
+
+    def check_numbering(self) -> None:
+        """Refuse a shard whose records outgrew its range of numbers (they would collide with the next shard's)."""
+        for key, last in self.seq.items():
+            self.reg.shard.first(last - self.reg.shard.base, f"records of sequence {key!r}")
 
     def clip(self, dates: np.ndarray) -> np.ndarray:
         """Dates after the snapshot are not known yet: clip them to it."""
