@@ -71,6 +71,9 @@ class ParquetParts:
 
     def write(self, frame: pd.DataFrame) -> None:
         table = _arrow(frame)
+        if not table.num_rows and (self.pending or self.writer is not None):
+            return  # no empty row group; an empty first part stays only while no rows come
+        self.pending = [t for t in self.pending if t.num_rows]
         if self.writer is not None:
             self.writer.write_table(table.cast(self.writer.schema))
             return
