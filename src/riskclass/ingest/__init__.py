@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import gc
 import json
 import multiprocessing
 import os
@@ -284,8 +285,9 @@ def _finish_table(
     seen = SeenKeys()
     out = ParquetParts(scratch / f"{table.name}.parquet")
     registry = _RegistryParts() if table.name == "entities" else None
-    summary, quarantines, keys, raw = None, [], [], None
+    summary, quarantines, keys, registry_file = None, [], [], ""
     for raw in chunks:
+        registry_file = raw.path.name
         accepted, quarantine, part, detail = validate_table(
             table,
             raw,
@@ -307,10 +309,11 @@ def _finish_table(
         summary = _add_summary(summary, part)
         if len(quarantine):
             quarantines.append(quarantine)
-        del accepted, quarantine, detail, as_read
+        del accepted, quarantine, detail, as_read, raw, part
+        gc.collect()  # a chunk's frames are held by reference cycles: free them before the next chunk is read
     out.close()
     if registry is not None:
-        registry.finish(shared, raw.path.name)
+        registry.finish(shared, registry_file)
     quarantine = pd.concat(quarantines, ignore_index=True) if quarantines else pd.DataFrame(columns=QUARANTINE_COLUMNS)
     return _TableResult(summary, quarantine, KeySet(pa.chunked_array(keys, pa.string())) if keys else None)
 
