@@ -79,3 +79,22 @@ def python_where(values: pd.Series, candidates: str, function) -> pd.Series:
     out = values.copy()
     out.iloc[rows] = [function(v) for v in values.to_numpy(dtype=object)[rows]]
     return out
+
+
+class KeySet:
+    """Distinct text keys held as one Arrow array: a few bytes per key where a hashed Index of Python strings
+    takes ≈ 100, and handed to a worker process as buffers (the registry's USCCs at millions of entities)."""
+
+    def __init__(self, values: pa.Array | pa.ChunkedArray | pd.Series | np.ndarray):
+        if not isinstance(values, pa.Array | pa.ChunkedArray):
+            values = to_arrow(values)
+        if isinstance(values, pa.ChunkedArray):
+            values = values.combine_chunks()
+        self.values = pc.unique(values.cast(pa.string()).drop_null())
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    def contains(self, values: pd.Series | np.ndarray) -> np.ndarray:
+        hit = pc.is_in(to_arrow(values), value_set=self.values)
+        return hit.fill_null(False).to_numpy(zero_copy_only=False).astype(bool)

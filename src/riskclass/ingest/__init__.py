@@ -32,7 +32,6 @@ from riskclass.ingest import adapters, matching
 from riskclass.ingest.reader import RawFileError, find_file, open_csv, read_raw
 from riskclass.ingest.rules import (
     Findings,
-    KeySet,
     SeenKeys,
     check_column,
     check_duplicates,
@@ -173,7 +172,7 @@ class _Shared:
     snapshot: pd.Timestamp
     pseudonymiser: Pseudonymiser | None
     chunk_rows: int = 0  # a CSV file of more records is validated this many records at a time (0: never)
-    registry: dict | None = None  # accepted USCCs (a KeySet), quarantined registry rows, the registry file
+    registry: dict | None = None  # accepted USCCs (an arrowtext.KeySet), quarantined registry rows, the registry file
     names: matching.RegistryIndex | None = None  # the registry's names and 注册号, for records without a USCC
     names_file: Path | None = None  # ... or where they are pickled (handed to workers: loaded only if needed)
     accepted_keys: dict = field(default_factory=dict)  # table → accepted keys, for references between tables
@@ -188,7 +187,7 @@ class _Shared:
 class _TableResult:
     summary: dict
     quarantine: pd.DataFrame
-    keys: KeySet | None  # the accepted keys (single-column keys only), for tables that reference this one
+    keys: arrowtext.KeySet | None  # the accepted keys (single-column keys only), for tables that reference this one
 
 
 def _form(table: contract.Table, path: Path) -> adapters.Adapter | None:
@@ -265,13 +264,13 @@ class _RegistryParts:
         accepted = pa.concat_tables(self.accepted, promote_options="default")
         self.accepted = []
         shared.names = matching.RegistryIndex(  # from the names as read, before any masking
-            accepted.to_pandas(),
+            accepted,
             contract.NAME_VARIANTS,
             quarantined=pd.concat(self.quarantined, ignore_index=True),
             registry_file=registry_file,
         )
         shared.registry = {
-            "accepted": KeySet(accepted.column("uscc")),  # the accepted USCCs, hashed once for every later table
+            "accepted": shared.names.usccs,  # the accepted USCCs
             "file": registry_file,
             "quarantined_rows": self.quarantined_rows,
         }
@@ -315,7 +314,7 @@ def _finish_table(
     if registry is not None:
         registry.finish(shared, registry_file)
     quarantine = pd.concat(quarantines, ignore_index=True) if quarantines else pd.DataFrame(columns=QUARANTINE_COLUMNS)
-    return _TableResult(summary, quarantine, KeySet(pa.chunked_array(keys, pa.string())) if keys else None)
+    return _TableResult(summary, quarantine, arrowtext.KeySet(pa.chunked_array(keys, pa.string())) if keys else None)
 
 
 def _ingest_table(

@@ -316,29 +316,10 @@ def check_table_rules(table: Table, typed: pd.DataFrame, text: pd.DataFrame, fou
         )
 
 
-class KeySet:
-    """Distinct text keys held as one Arrow array: a few bytes per key where a hashed Index of Python strings
-    takes ≈ 100, and handed to a worker process as buffers (the registry's USCCs at millions of entities)."""
-
-    def __init__(self, values: pa.Array | pa.ChunkedArray | pd.Series | np.ndarray):
-        if not isinstance(values, pa.Array | pa.ChunkedArray):
-            values = arrowtext.to_arrow(values)
-        if isinstance(values, pa.ChunkedArray):
-            values = values.combine_chunks()
-        self.values = pc.unique(values.cast(pa.string()).drop_null())
-
-    def __len__(self) -> int:
-        return len(self.values)
-
-    def contains(self, values: pd.Series | np.ndarray) -> np.ndarray:
-        hit = pc.is_in(arrowtext.to_arrow(values), value_set=self.values)
-        return hit.fill_null(False).to_numpy(zero_copy_only=False).astype(bool)
-
-
-def members(values: pd.Series, keys: KeySet | pd.Index | set) -> np.ndarray:
+def members(values: pd.Series, keys: arrowtext.KeySet | pd.Index | set) -> np.ndarray:
     """Which values are among ``keys``. A (unique) Index keeps its hash table between calls, so the registry's
     million codes are hashed once for every table, not once per table as ``Series.isin(set)`` does."""
-    if isinstance(keys, KeySet):
+    if isinstance(keys, arrowtext.KeySet):
         return keys.contains(values)
     if isinstance(keys, pd.Index):
         return keys.get_indexer(values.to_numpy(dtype=object)) >= 0
