@@ -361,25 +361,27 @@ def check_table_references(table: Table, typed: pd.DataFrame, accepted_keys: dic
 
 @dataclass
 class SeenKeys:
-    """The keys of the rows accepted so far in a table validated chunk by chunk, with each one's row number (as
-    one Arrow text per key: compact), so that a key repeating one of an earlier chunk is a duplicate exactly as
-    in a check of the whole table."""
+    """The keys of the rows accepted so far in a table validated chunk by chunk, with each one's row number (one
+    ``arrowtext.HashedKeys`` per chunk: compact, searched without rehashing), so that a key repeating one of an
+    earlier chunk is a duplicate exactly as in a check of the whole table."""
 
-    keys: list[pa.Array] = field(default_factory=list)
-    rows: list[np.ndarray] = field(default_factory=list)
+    blocks: list[arrowtext.HashedKeys] = field(default_factory=list)
 
     def first_rows(self, keys: pa.Array) -> np.ndarray:
         """The row number of the earlier row with each key, -1 where none."""
-        if not self.keys:
-            return np.full(len(keys), -1, dtype=np.int64)
-        seen = pa.concat_arrays(self.keys)
-        at = pc.index_in(keys, value_set=seen).fill_null(-1).to_numpy(zero_copy_only=False)
-        return np.where(at >= 0, np.concatenate(self.rows)[np.maximum(at, 0)], -1)
+        out = np.full(len(keys), -1, dtype=np.int64)
+        if not self.blocks:
+            return out
+        hashes = arrowtext.key_hashes(keys)
+        for block in self.blocks:  # a key is in one block at most (only new keys are added)
+            at = block.find(keys, hashes)
+            found = at >= 0
+            out[found] = block.payload[at[found]]
+        return out
 
     def add(self, keys: pa.Array, rows: np.ndarray) -> None:
         if len(keys):
-            self.keys.append(keys)
-            self.rows.append(np.asarray(rows, dtype=np.int64))
+            self.blocks.append(arrowtext.HashedKeys(keys, np.asarray(rows, dtype=np.int64)))
 
 
 def _key_text(keys: pd.DataFrame) -> pa.Array:
