@@ -52,3 +52,38 @@ def test_dates_in_every_style_of_the_contract():
     got = parse_dates(pd.Series(text, dtype=object))
     want = ["2020-12-11", "2020-01-05", "2020-12-17", "2020-12-11", "2020-03-04", None, None, None, "2020-01-01"]
     assert [None if pd.isna(d) else str(d.date()) for d in got] == want
+
+
+def test_key_set_membership_and_handover():
+    import pickle
+
+    from riskclass.arrowtext import KeySet
+
+    keys = KeySet(pd.Series(["91A", "92B", "91A", None], dtype=object))
+    assert len(keys) == 2  # distinct, missing values left out
+    values = pd.Series(["92B", "91a", None, "91A", ""], dtype=object)
+    assert keys.contains(values).tolist() == [True, False, False, True, False]
+    assert pickle.loads(pickle.dumps(keys)).contains(values).tolist() == [True, False, False, True, False]
+
+
+def test_parquet_parts_one_part_is_write_parquet_and_types_settle_on_later_parts(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from riskclass.io import ParquetParts, write_parquet
+
+    frame = pd.DataFrame({"a": ["x", None], "b": [1.5, 2.0]})
+    write_parquet(frame, tmp_path / "whole.parquet")
+    one = ParquetParts(tmp_path / "one.parquet")
+    one.write(frame)
+    one.close()
+    assert (tmp_path / "one.parquet").read_bytes() == (tmp_path / "whole.parquet").read_bytes()
+    parts = ParquetParts(tmp_path / "parts.parquet")
+    parts.write(pd.DataFrame({"a": [None], "b": [1.0]}))  # 'a' has no type yet (all empty)
+    parts.write(pd.DataFrame({"a": [], "b": []}))  # no empty row group
+    parts.write(pd.DataFrame({"a": ["y"], "b": [3.0]}))
+    parts.close()
+    table = pq.read_table(tmp_path / "parts.parquet")
+    assert table.schema.field("a").type == pa.string()
+    assert table.to_pydict() == {"a": [None, "y"], "b": [1.0, 3.0]}
+    assert pq.ParquetFile(tmp_path / "parts.parquet").metadata.num_row_groups == 2

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from riskclass import contract
@@ -161,3 +163,64 @@ def test_worker_failures_are_reported_as_one_process_reports_them(tmp_path, smal
     (raw / "entities.csv").write_bytes(b"uscc\n")
     with pytest.raises(RawFileError, match=r"entities\.csv"):
         ingest(raw, tmp_path / "out", show_progress=False, workers=2, parallel_min_bytes=0)
+
+
+# --- large tables in chunks --------------------------------------------------------------------------------------
+
+
+def _tables(out):
+    return {p.name: pd.read_parquet(p) for p in sorted(out.glob("*.parquet"))}
+
+
+def test_chunked_validation_gives_the_same_rows_findings_and_counts(tmp_path, small_city, small_city_ingested):
+    """Every CSV table of the small city validated 997 records at a time (two workers): the same accepted rows
+    and types, the same quarantine (also across chunk boundaries: duplicate keys, references), the same report."""
+    whole, whole_report = small_city_ingested
+    chunked = tmp_path / "chunked"
+    report = ingest(small_city / "raw", chunked, show_progress=False, workers=2, parallel_min_bytes=0, chunk_rows=997)
+    assert report == {**whole_report, "raw_dir": report["raw_dir"]}
+    expected, got = _tables(whole), _tables(chunked)
+    assert expected.keys() == got.keys()
+    for name, frame in expected.items():
+        pd.testing.assert_frame_equal(got[name], frame, check_exact=True, obj=name)
+    assert (chunked / "quarantine.csv").read_bytes() == (whole / "quarantine.csv").read_bytes()
+    assert report["tables"]["roles"]["read"] > 3 * 997  # chunked indeed: one row group per chunk
+    assert pq.ParquetFile(chunked / "roles.parquet").metadata.num_row_groups > 1
+    assert pq.ParquetFile(whole / "roles.parquet").metadata.num_row_groups == 1
+    # the same bytes with one process
+    one = tmp_path / "one"
+    ingest(small_city / "raw", one, show_progress=False, workers=1, chunk_rows=997)
+    assert {p.name: sha256_file(p) for p in one.iterdir()} == {p.name: sha256_file(p) for p in chunked.iterdir()}
+
+
+def test_duplicate_keys_across_chunks_and_a_column_empty_in_the_first_chunk(tmp_path):
+    rows = valid_rows()
+    change = rows["changes"][0]
+    rows["changes"] = [
+        change,
+        {**change, "change_id": "C2", "change_date": "2020-02-30"},  # not a date: quarantined
+        {**change, "change_id": "C2", "change_date": "2020-03-01"},  # C2's first accepted row
+        {**change, "capital_after": "120"},  # repeats C1 (line 2), two chunks before
+        {**change, "change_id": "C2"},  # repeats C2 (line 4), in the chunk before
+    ]
+    rows["entities"][0]["reg_no"] = ""  # empty in the first chunk, given in the second
+    rows["entities"][1]["reg_no"] = "440802000012345"
+    raw = write_snapshot(tmp_path / "raw", rows)
+    outs = {}
+    for chunk_rows in (0, 1, 2):
+        outs[chunk_rows] = out = tmp_path / f"out{chunk_rows}"
+        report = ingest(raw, out, show_progress=False, chunk_rows=chunk_rows)
+        assert report["tables"]["changes"] | {"read": 5, "accepted": 2, "quarantined": 3} == report["tables"]["changes"]
+        q = pd.read_parquet(out / "quarantine.parquet")
+        q = q[q["table"] == "changes"]
+        assert q["row"].tolist() == [3, 5, 6]
+        assert q["rule"].tolist() == ["invalid_date", "duplicate_key", "duplicate_key"]
+        assert q["message"].tolist()[1:] == ["same key ('C1',) as row 2", "same key ('C2',) as row 4"]
+        entities = pq.read_table(out / "entities.parquet")
+        assert entities.schema.field("reg_no").type == pa.string()
+        assert entities.column("reg_no").to_pylist() == [None, "440802000012345", None]
+    assert pq.ParquetFile(outs[1] / "changes.parquet").metadata.num_row_groups == 2  # one per chunk with a row
+    for chunk_rows in (1, 2):
+        assert _tables(outs[chunk_rows]).keys() == _tables(outs[0]).keys()
+        for name, frame in _tables(outs[0]).items():
+            pd.testing.assert_frame_equal(_tables(outs[chunk_rows])[name], frame, check_exact=True, obj=name)

@@ -79,3 +79,64 @@ def python_where(values: pd.Series, candidates: str, function) -> pd.Series:
     out = values.copy()
     out.iloc[rows] = [function(v) for v in values.to_numpy(dtype=object)[rows]]
     return out
+
+
+def key_hashes(values: pa.Array | pd.Series | np.ndarray) -> np.ndarray:
+    """A 64-bit hash of each text value (pandas' SipHash; nulls hash alike)."""
+    if isinstance(values, pa.Array | pa.ChunkedArray):
+        values = to_objects(values)
+    elif isinstance(values, pd.Series):
+        values = values.to_numpy(dtype=object)
+    return pd.util.hash_array(np.asarray(values, dtype=object), categorize=False)
+
+
+class HashedKeys:
+    """Distinct text keys sorted by their hash: a lookup is a binary search (each hit checked on the text), so a
+    million keys are hashed once, not at every lookup as ``pyarrow.compute.is_in`` / ``index_in`` do. Compact:
+    Arrow text plus 8 bytes a key (and the ``payload`` given with them, in the same order)."""
+
+    def __init__(self, keys: pa.Array, payload: np.ndarray | None = None):
+        hashes = key_hashes(keys)
+        order = np.argsort(hashes, kind="stable")
+        self.hashes, self.keys = hashes[order], keys.take(pa.array(order))
+        self.payload = payload[order] if payload is not None else None
+        self.exact = bool((np.diff(self.hashes) != 0).all())  # no two keys share a hash: one candidate per value
+
+    def find(self, values: pa.Array, hashes: np.ndarray) -> np.ndarray:
+        """The position of each value among ``keys`` (hash order), -1 where absent."""
+        n = len(self.hashes)
+        out = np.full(len(values), -1, dtype=np.int64)
+        if not n:
+            return out
+        if not self.exact:  # a hash collision among the keys (never seen in practice): Arrow's exact lookup
+            at = pc.index_in(values, value_set=self.keys).fill_null(-1)
+            return at.to_numpy(zero_copy_only=False).astype(np.int64)
+        at = np.minimum(np.searchsorted(self.hashes, hashes), n - 1)
+        hit = np.flatnonzero(self.hashes[at] == hashes)
+        if len(hit):
+            same = pc.equal(values.take(pa.array(hit)), self.keys.take(pa.array(at[hit])))
+            hit = hit[same.fill_null(False).to_numpy(zero_copy_only=False).astype(bool)]
+            out[hit] = at[hit]
+        return out
+
+
+class KeySet:
+    """Distinct text keys held as Arrow text with their hashes (``HashedKeys``): a few bytes per key where a
+    hashed Index of Python strings takes ≈ 100, handed to a worker process as buffers (the registry's USCCs at
+    millions of entities), and no hash table rebuilt at each lookup."""
+
+    def __init__(self, values: pa.Array | pa.ChunkedArray | pd.Series | np.ndarray):
+        if not isinstance(values, pa.Array | pa.ChunkedArray):
+            values = to_arrow(values)
+        if isinstance(values, pa.ChunkedArray):
+            values = values.combine_chunks()
+        values = values.cast(pa.string()).drop_null()
+        self.index = HashedKeys(values)  # keys are distinct as a rule (a registry, a table's key column) ...
+        if not self.index.exact:  # ... else made so
+            self.index = HashedKeys(pc.unique(values))
+
+    def __len__(self) -> int:
+        return len(self.index.keys)
+
+    def contains(self, values: pd.Series | np.ndarray) -> np.ndarray:
+        return self.index.find(to_arrow(values), key_hashes(values)) >= 0

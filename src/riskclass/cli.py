@@ -112,6 +112,7 @@ def ingest(
             show_progress=sys.stderr.isatty(),
             workers=workers or settings["workers"],
             parallel_min_bytes=int(settings["parallel_min_mb"] * 2**20),
+            chunk_rows=settings["chunk_rows"],
         )
     except (RawFileError, IngestError) as exc:
         console.print(f"[bold red]ingest failed:[/] {exc}")

@@ -44,12 +44,60 @@ def restrict_tree(root: Path, private: bool = False) -> None:
 PARQUET_OPTIONS = {"compression": "zstd", "use_dictionary": True, "write_statistics": True}
 
 
+def _arrow(frame: pd.DataFrame) -> pa.Table:
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    return table.replace_schema_metadata(None)  # pandas metadata embeds library versions only
+
+
 def write_parquet(frame: pd.DataFrame, path: Path, private: bool = False) -> None:
     """Write a frame byte-for-byte reproducibly (no pandas index, fixed compression, no timestamps)."""
-    table = pa.Table.from_pandas(frame, preserve_index=False)
-    table = table.replace_schema_metadata(None)  # pandas metadata embeds library versions only
-    pq.write_table(table, path, **PARQUET_OPTIONS)
+    pq.write_table(_arrow(frame), path, **PARQUET_OPTIONS)
     Path(path).chmod(PRIVATE_FILE_MODE if private else FILE_MODE)
+
+
+class ParquetParts:
+    """One Parquet file written frame by frame (a large table validated in chunks), with ``write_parquet``'s
+    options; only the Arrow form of a part is kept, and only until the column types are known.
+
+    A single part gives exactly the bytes of ``write_parquet``. With several, each part becomes its own row
+    group(s), and a column empty in the first parts (Arrow type null) takes the type a later part gives it:
+    parts are held back until every column has a type (or the file is closed).
+    """
+
+    def __init__(self, path: Path, private: bool = False):
+        self.path, self.private = Path(path), private
+        self.pending: list[pa.Table] = []
+        self.writer: pq.ParquetWriter | None = None
+
+    def write(self, frame: pd.DataFrame) -> None:
+        table = _arrow(frame)
+        if not table.num_rows and (self.pending or self.writer is not None):
+            return  # no empty row group; an empty first part stays only while no rows come
+        self.pending = [t for t in self.pending if t.num_rows]
+        if self.writer is not None:
+            self.writer.write_table(table.cast(self.writer.schema))
+            return
+        self.pending.append(table)
+        if len(self.pending) > 1:
+            schema = pa.unify_schemas([t.schema for t in self.pending])
+            if not any(pa.types.is_null(f.type) for f in schema):
+                self._open(schema)
+
+    def _open(self, schema: pa.Schema) -> None:
+        self.writer = pq.ParquetWriter(self.path, schema, **PARQUET_OPTIONS)
+        for table in self.pending:
+            self.writer.write_table(table.cast(schema))
+        self.pending = []
+
+    def close(self) -> None:
+        if self.writer is None and len(self.pending) == 1:
+            pq.write_table(self.pending[0], self.path, **PARQUET_OPTIONS)
+        else:
+            if self.writer is None:
+                self._open(pa.unify_schemas([t.schema for t in self.pending]))
+            self.writer.close()
+        self.pending, self.writer = [], None
+        self.path.chmod(PRIVATE_FILE_MODE if self.private else FILE_MODE)
 
 
 def json_ready(obj, digits: int):

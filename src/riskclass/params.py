@@ -443,6 +443,7 @@ class Ingest(_Model):
     out_dir: Text
     workers: int = Field(ge=1, le=64)
     parallel_min_mb: float = Field(ge=0)
+    chunk_rows: int = Field(ge=0)  # a larger CSV table is validated this many records at a time (0: whole)
 
 
 class Condition(_Model):

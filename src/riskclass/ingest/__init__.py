@@ -9,25 +9,30 @@ record and its raw line exactly as it stands in the file.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import gc
 import json
 import multiprocessing
 import os
 import pickle
-from collections.abc import Callable
+import tempfile
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 from rich.progress import Progress
 
-from riskclass import contract
+from riskclass import arrowtext, contract
 from riskclass.exports import write_csv
 from riskclass.ingest import adapters, matching
-from riskclass.ingest.reader import RawFileError, find_file, read_raw
+from riskclass.ingest.reader import RawFileError, find_file, open_csv, read_raw
 from riskclass.ingest.rules import (
     Findings,
+    SeenKeys,
     check_column,
     check_duplicates,
     check_references,
@@ -35,7 +40,7 @@ from riskclass.ingest.rules import (
     check_table_rules,
     pseudonymise_person_columns,
 )
-from riskclass.io import atomic_directory, write_json, write_parquet
+from riskclass.io import ParquetParts, atomic_directory, write_json, write_parquet
 from riskclass.personal import Pseudonymiser, PseudonymKeyError, mask_free_text_columns, redact_quarantine
 
 __all__ = ["IngestError", "RawFileError", "ingest", "validate_table"]
@@ -85,12 +90,14 @@ def validate_table(
     accepted_keys: dict | Callable[[], dict] | None = None,
     extra_rules: Callable[[pd.DataFrame, Findings], None] | None = None,
     pseudonymiser: Pseudonymiser | None = None,
+    seen: SeenKeys | None = None,
 ):
     """Validate one raw table. Returns (accepted typed frame, quarantine frame, summary dict, detail).
 
     ``registry`` and ``accepted_keys`` may be given as functions: they are called only when the table refers
     to them, after every rule of its own columns (a worker process checks those before the registry arrives).
-    ``extra_rules(typed, found)`` adds checks a caller knows of (e.g. results against their plan).
+    ``extra_rules(typed, found)`` adds checks a caller knows of (e.g. results against their plan). ``raw`` may be
+    one chunk of a table's records: ``seen`` then holds the accepted keys of the chunks before it.
     """
     clear = raw.frame  # as read: quarantine records are built from it, then redacted
     text, pseudonymised = pseudonymise_person_columns(table, clear, pseudonymiser)
@@ -109,7 +116,7 @@ def validate_table(
     if extra_rules is not None:
         extra_rules(typed, found)
     row_numbers = raw.row_numbers().to_numpy()
-    check_duplicates(table, text, found.bad_mask(n), row_numbers, found)
+    check_duplicates(table, text, found.bad_mask(n), row_numbers, found, seen)
     bad = found.bad_mask(n)
 
     violations = found.frame(text)
@@ -164,16 +171,23 @@ class _Shared:
 
     snapshot: pd.Timestamp
     pseudonymiser: Pseudonymiser | None
-    registry: dict | None = None  # accepted USCCs (a hashed Index), quarantined registry rows, the registry file
+    chunk_rows: int = 0  # a CSV file of more records is validated this many records at a time (0: never)
+    registry: dict | None = None  # accepted USCCs (an arrowtext.KeySet), quarantined registry rows, the registry file
     names: matching.RegistryIndex | None = None  # the registry's names and 注册号, for records without a USCC
+    names_file: Path | None = None  # ... or where they are pickled (handed to workers: loaded only if needed)
     accepted_keys: dict = field(default_factory=dict)  # table → accepted keys, for references between tables
+
+    def name_index(self) -> matching.RegistryIndex | None:
+        if self.names is None and self.names_file is not None:
+            self.names = pickle.loads(self.names_file.read_bytes())
+        return self.names
 
 
 @dataclass
 class _TableResult:
     summary: dict
     quarantine: pd.DataFrame
-    keys: pd.Index | set  # the accepted keys (single-column keys only), for tables that reference this one
+    keys: arrowtext.KeySet | None  # the accepted keys (single-column keys only), for tables that reference this one
 
 
 def _form(table: contract.Table, path: Path) -> adapters.Adapter | None:
@@ -183,70 +197,144 @@ def _form(table: contract.Table, path: Path) -> adapters.Adapter | None:
     return None
 
 
-def _read_table(table: contract.Table, path: Path, declared: dict, form, shared: _Shared):
-    """The raw table; records of a national form are linked to the registry (``shared.names``) once read."""
+def _read_table(table: contract.Table, path: Path, declared: dict, form, shared: _Shared) -> Iterator:
+    """The raw table in chunks of records: one chunk, unless a CSV file in the contract's columns has more than
+    ``shared.chunk_rows`` records. Records of a national form are linked to the registry once read."""
+    if form is None and path.suffix != ".parquet" and shared.chunk_rows:
+        layout = open_csv(path, table, declared.get("rows"), declared.get("sha256"))
+        step = shared.chunk_rows if layout.rows > shared.chunk_rows else max(layout.rows, 1)
+        return (layout.chunk(lo, min(lo + step, layout.rows)) for lo in range(0, max(layout.rows, 1), step))
     if form is None:
-        return read_raw(path, table, declared.get("rows"), declared.get("sha256"))
-    return adapters.read_adapted(
-        path,
-        table,
-        form,
-        lambda: shared.names,
-        expected_rows=declared.get("rows"),
-        expected_sha256=declared.get("sha256"),
-        pseudonymise=shared.pseudonymiser.pseudonymise_series if shared.pseudonymiser else None,
+        return iter([read_raw(path, table, declared.get("rows"), declared.get("sha256"))])
+    return iter(
+        [
+            adapters.read_adapted(
+                path,
+                table,
+                form,
+                lambda: shared.name_index(),  # a worker waits for the registry only once the file is read
+                expected_rows=declared.get("rows"),
+                expected_sha256=declared.get("sha256"),
+                pseudonymise=shared.pseudonymiser.pseudonymise_series if shared.pseudonymiser else None,
+            )
+        ]
     )
 
 
-def _finish_table(table: contract.Table, raw, form, shared: _Shared, scratch: Path) -> _TableResult:
-    """Validate and write one read table; for ``entities`` also build the registry into ``shared``."""
-    accepted, quarantine, summary, detail = validate_table(
-        table,
-        raw,
-        shared.snapshot,
-        lambda: shared.registry,
-        lambda: shared.accepted_keys,
-        pseudonymiser=shared.pseudonymiser,
-    )
-    if form is not None:
-        summary.update(raw.summary())
-    keys = pd.Index(accepted[table.key[0]]).unique() if len(table.key) == 1 else set()
-    if table.name == "entities":
+_SUMMED = ("read", "accepted", "quarantined")
+_SUMMED_COUNTS = ("violations_by_rule", "pseudonymised", "masked_free_text")
+
+
+def _add_summary(total: dict | None, part: dict) -> dict:
+    """The summary of a table from those of its chunks (counts added; the rest holds for the whole file)."""
+    if total is None:
+        return part
+    out = dict(total)
+    for key in _SUMMED:
+        out[key] = total[key] + part[key]
+    for key in _SUMMED_COUNTS:
+        counts = dict(total[key])
+        for name, count in part[key].items():
+            counts[name] = counts.get(name, 0) + count
+        out[key] = dict(sorted(counts.items()))
+    out["reconciled"] = out["read"] == out["accepted"] + out["quarantined"]
+    return out
+
+
+class _RegistryParts:
+    """What the registry (``entities``) hands to later tables, gathered chunk by chunk: the accepted USCCs, names
+    and 注册号 as read (kept as Arrow), the quarantined registry rows."""
+
+    COLUMNS = ("uscc", "name", "reg_no")
+
+    def __init__(self) -> None:
+        self.accepted: list[pa.Table] = []
+        self.quarantined: list[pd.DataFrame] = []
+        self.quarantined_rows: dict[str, int] = {}
+
+    def add(self, raw, accepted: pd.DataFrame, detail: dict) -> None:
         bad, typed = detail["bad"], detail["typed"]
+        self.accepted.append(pa.Table.from_pandas(accepted[list(self.COLUMNS)], preserve_index=False))
+        self.quarantined.append(raw.frame[bad].assign(row=detail["row_numbers"][bad]))
         quarantined_codes = typed["uscc"][bad].dropna()
+        rows = detail["row_numbers"][bad][typed["uscc"][bad].notna()]
+        self.quarantined_rows.update(zip(quarantined_codes, rows, strict=True))
+
+    def finish(self, shared: _Shared, registry_file: str) -> None:
+        accepted = pa.concat_tables(self.accepted, promote_options="default")
+        self.accepted = []
         shared.names = matching.RegistryIndex(  # from the names as read, before any masking
             accepted,
             contract.NAME_VARIANTS,
-            quarantined=raw.frame[bad].assign(row=detail["row_numbers"][bad]),
-            registry_file=raw.path.name,
+            quarantined=pd.concat(self.quarantined, ignore_index=True),
+            registry_file=registry_file,
         )
         shared.registry = {
-            "accepted": shared.names.usccs,  # the accepted USCCs, hashed once for every later table
-            "file": raw.path.name,
-            "quarantined_rows": dict(
-                zip(quarantined_codes, detail["row_numbers"][bad][typed["uscc"][bad].notna()], strict=True)
-            ),
+            "accepted": shared.names.usccs,  # the accepted USCCs
+            "file": registry_file,
+            "quarantined_rows": self.quarantined_rows,
         }
-    as_read = raw.frame[~detail["bad"]].reset_index(drop=True)  # the same rows, before pseudonymisation
-    accepted, summary["masked_free_text"] = mask_free_text_columns(table, accepted, as_read)
-    write_parquet(accepted, scratch / f"{table.name}.parquet")
-    return _TableResult(summary, quarantine, keys)
 
 
-def _ingest_table(table: contract.Table, path: Path, declared: dict, shared: _Shared, scratch: Path) -> _TableResult:
+def _finish_table(
+    table: contract.Table, chunks: Iterator, form, shared: _Shared, scratch: Path, keep_keys: bool = False
+) -> _TableResult:
+    """Validate and write one table, chunk by chunk; for ``entities`` also build the registry into ``shared``.
+    ``keep_keys``: return the accepted keys (another table references this one)."""
+    seen = SeenKeys()
+    out = ParquetParts(scratch / f"{table.name}.parquet")
+    registry = _RegistryParts() if table.name == "entities" else None
+    summary, quarantines, keys, registry_file = None, [], [], ""
+    for raw in chunks:
+        registry_file = raw.path.name
+        accepted, quarantine, part, detail = validate_table(
+            table,
+            raw,
+            shared.snapshot,
+            lambda: shared.registry,
+            lambda: shared.accepted_keys,
+            pseudonymiser=shared.pseudonymiser,
+            seen=seen,
+        )
+        if form is not None:
+            part.update(raw.summary())
+        if keep_keys and len(table.key) == 1:
+            keys.append(arrowtext.to_arrow(accepted[table.key[0]]))
+        if registry is not None:
+            registry.add(raw, accepted, detail)
+        as_read = raw.frame[~detail["bad"]].reset_index(drop=True)  # the same rows, before pseudonymisation
+        accepted, part["masked_free_text"] = mask_free_text_columns(table, accepted, as_read)
+        out.write(accepted)
+        summary = _add_summary(summary, part)
+        if len(quarantine):
+            quarantines.append(quarantine)
+        del accepted, quarantine, detail, as_read, raw, part
+        gc.collect()  # a chunk's frames are held by reference cycles: free them before the next chunk is read
+    out.close()
+    if registry is not None:
+        registry.finish(shared, registry_file)
+    quarantine = pd.concat(quarantines, ignore_index=True) if quarantines else pd.DataFrame(columns=QUARANTINE_COLUMNS)
+    return _TableResult(summary, quarantine, arrowtext.KeySet(pa.chunked_array(keys, pa.string())) if keys else None)
+
+
+def _ingest_table(
+    table: contract.Table, path: Path, declared: dict, shared: _Shared, scratch: Path, keep_keys: bool = False
+) -> _TableResult:
     form = _form(table, path)
-    return _finish_table(table, _read_table(table, path, declared, form, shared), form, shared, scratch)
+    return _finish_table(table, _read_table(table, path, declared, form, shared), form, shared, scratch, keep_keys)
 
 
 WORKER_NICENESS = 10
 _WORKER: dict = {}  # in a worker process: the handover queue, the output folder, what is known from the start
 
 
-def _start_worker(handover, scratch: Path, snapshot: pd.Timestamp, pseudonymiser: Pseudonymiser | None) -> None:
+def _start_worker(
+    handover, scratch: Path, snapshot: pd.Timestamp, pseudonymiser: Pseudonymiser | None, chunk_rows: int
+) -> None:
     # below the parent's priority: while the parent validates the registry (on which every worker waits), the
     # workers' work ahead takes only the CPU time the parent leaves
     os.nice(WORKER_NICENESS)
-    _WORKER.update(handover=handover, scratch=scratch, shared=_Pending(snapshot, pseudonymiser))
+    _WORKER.update(handover=handover, scratch=scratch, shared=_Pending(snapshot, pseudonymiser, chunk_rows))
 
 
 class _Pending:
@@ -254,8 +342,8 @@ class _Pending:
     registry, the name index and the accepted keys are waited for the first time one of them is used. So a
     worker reads a file and checks its own columns while the parent still validates the registry."""
 
-    def __init__(self, snapshot: pd.Timestamp, pseudonymiser: Pseudonymiser | None):
-        self.snapshot, self.pseudonymiser = snapshot, pseudonymiser
+    def __init__(self, snapshot: pd.Timestamp, pseudonymiser: Pseudonymiser | None, chunk_rows: int):
+        self.snapshot, self.pseudonymiser, self.chunk_rows = snapshot, pseudonymiser, chunk_rows
 
     def __getattr__(self, name: str):  # only for what __init__ did not set
         if name.startswith("__"):
@@ -319,6 +407,7 @@ def ingest(
     show_progress: bool = True,
     workers: int = 1,
     parallel_min_bytes: int = 0,
+    chunk_rows: int = 0,
 ) -> dict:
     """Validate a raw snapshot directory into ``out_dir``. Raw files are only read, never written.
 
@@ -326,6 +415,11 @@ def ingest(
     the tables others reference) are validated by that many worker processes. The outputs are the same bytes
     whatever the number of workers: each table is validated alone and the results are assembled in the
     contract's order.
+
+    With ``chunk_rows`` > 0, a CSV file in the contract's columns with more records than that is validated and
+    written that many records at a time, so memory stays bounded whatever the size of the city: the same rows
+    are accepted and quarantined with the same findings (duplicate keys and references are checked against
+    every earlier chunk); its Parquet file then has one row group per chunk.
     """
     raw_dir, out_dir = Path(raw_dir), Path(out_dir)
     if not raw_dir.is_dir():
@@ -359,7 +453,8 @@ def ingest(
     first, rest = _in_order(supplied)
     size = sum(paths[t.name].stat().st_size for t in supplied)
     pool_size = min(workers, len(rest)) if size >= parallel_min_bytes else 1
-    shared = _Shared(snapshot, pseudonymiser)
+    shared = _Shared(snapshot, pseudonymiser, chunk_rows)
+    referenced = {other for t in supplied for _, other, _ in t.references}
     results: dict[str, _TableResult | BaseException] = {}
     with contextlib.ExitStack() as stack:
         scratch = stack.enter_context(atomic_directory(out_dir))
@@ -367,6 +462,7 @@ def ingest(
         task = progress.add_task("validating tables", total=len(supplied))
         futures = {}
         if pool_size > 1:  # started now, so the workers start Python while the registry is validated
+            handover_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="riskclass-ingest-")))
             context = multiprocessing.get_context("spawn")  # a clean interpreter: no inherited threads or locks
             handover = context.Queue()
             pool = stack.enter_context(
@@ -374,7 +470,7 @@ def ingest(
                     pool_size,
                     context,
                     initializer=_start_worker,
-                    initargs=(handover, scratch, snapshot, pseudonymiser),
+                    initargs=(handover, scratch, snapshot, pseudonymiser, chunk_rows),
                 )
             )
             stack.callback(pool.shutdown, wait=True, cancel_futures=True)  # on failure, no table not yet begun
@@ -384,15 +480,25 @@ def ingest(
         for table in first if futures else first + rest:
             try:
                 results[table.name] = _ingest_table(
-                    table, paths[table.name], declared.get(table.name, {}), shared, scratch
+                    table, paths[table.name], declared.get(table.name, {}), shared, scratch, table.name in referenced
                 )
             except (RawFileError, IngestError) as exc:
                 results[table.name] = exc
                 break  # nothing after a failed registry; the first failure in the contract's order is reported
-            shared.accepted_keys[table.name] = results[table.name].keys
+            if results[table.name].keys is not None:
+                shared.accepted_keys[table.name] = results[table.name].keys
             progress.advance(task)
         if futures and not any(isinstance(r, BaseException) for r in results.values()):
-            state = pickle.dumps(shared, protocol=pickle.HIGHEST_PROTOCOL)
+            # the name index (millions of Python strings at a large city) only for a worker that reads a national
+            # form: from a file, loaded on first use; the parent validates nothing after the registry, so drops it
+            names_file = handover_dir / "registry_names.pickle"
+            with open(names_file, "wb") as fh:
+                pickle.dump(shared.names, fh, protocol=pickle.HIGHEST_PROTOCOL)
+            names_file.chmod(0o600)  # names as read, personal ones included
+            state = pickle.dumps(
+                dataclasses.replace(shared, names=None, names_file=names_file), protocol=pickle.HIGHEST_PROTOCOL
+            )
+            shared.names = None
             for _ in range(pool_size):
                 handover.put(state)
             stopped["sent"] = True

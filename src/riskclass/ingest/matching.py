@@ -29,6 +29,7 @@ import unicodedata
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.compute as pc
 
 from riskclass import arrowtext
@@ -74,21 +75,37 @@ _RE2_STRIP = "[()（）\\[\\]【】〔〕" + arrowtext.WHITESPACE_CLASS[1:]  # _
 
 def normalise_names(names: pd.Series, variants=()) -> pd.Series:
     """``normalise_name`` of every value, in Arrow (missing values as "")."""
+    return pd.Series(arrowtext.to_objects(_normalised(names, variants)), index=names.index, dtype=object)
+
+
+def _normalised(names: pd.Series | pa.Array, variants=()) -> pa.Array:
     value = pc.utf8_lower(pc.replace_substring_regex(_nfkc(names), _RE2_STRIP, ""))
     for variant, canonical in _variant_pairs(variants):  # longest first, as str.replace one after the other
         value = pc.replace_substring(value, variant, canonical)
-    return pd.Series(arrowtext.to_objects(value), index=names.index, dtype=object)
+    return value
 
 
-def _nfkc(values: pd.Series):
+def _text(values: pd.Series | pa.Array | pa.ChunkedArray) -> pa.Array:
+    """The values as an Arrow text array, missing values as ""."""
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    if isinstance(values, pa.Array):
+        return pc.fill_null(values.cast(pa.string()), "")
+    return arrowtext.to_arrow(values.fillna("").astype(str))
+
+
+def _nfkc(values: pd.Series | pa.Array):
     """The values as an Arrow array in NFKC (missing values as "")."""
-    return pc.utf8_normalize(arrowtext.to_arrow(values.fillna("").astype(str)), "NFKC")
+    return pc.utf8_normalize(_text(values), "NFKC")
+
+
+def _spaceless(values: pd.Series | pa.Array) -> pa.Array:
+    return pc.replace_substring_regex(_nfkc(values), arrowtext.WHITESPACE_CLASS, "")
 
 
 def _without_spaces(values: pd.Series) -> pd.Series:
     """NFKC, without whitespace (codes and names as compared)."""
-    value = pc.replace_substring_regex(_nfkc(values), arrowtext.WHITESPACE_CLASS, "")
-    return pd.Series(arrowtext.to_objects(value), index=values.index, dtype=object)
+    return pd.Series(arrowtext.to_objects(_spaceless(values)), index=values.index, dtype=object)
 
 
 def _name_parts(names: pd.Series, variants) -> tuple[pd.Series, pd.Series, pd.Series]:
@@ -117,23 +134,25 @@ def _shape(value: str) -> str:
 
 
 class _Lookup:
-    """Key → USCC for keys one registry entity has (a hash index), and key → USCCs for keys several share."""
+    """Key → USCC for keys one registry entity has, and key → USCCs for keys several share. Kept as Arrow text
+    (a few bytes per key, no Python strings: the registry of a large city is handed to worker processes)."""
 
-    def __init__(self, keys: pd.Series, codes: pd.Series):
-        pairs = pd.DataFrame({"key": keys.to_numpy(dtype=object), "uscc": codes.to_numpy(dtype=object)})
-        pairs = pairs[pairs["key"] != ""].drop_duplicates()
-        key_codes, key_uniques = pd.factorize(pairs["key"])
-        single = np.bincount(key_codes, minlength=len(key_uniques))[key_codes] == 1
-        self.index = pd.Index(pairs["key"].to_numpy()[single])
-        self.codes = pairs["uscc"].to_numpy()[single]
-        several = pairs[~single].sort_values(["key", "uscc"])
+    def __init__(self, keys: pa.Array, codes: pa.Array):
+        pairs = pa.table({"key": _text(keys), "uscc": _text(codes)})
+        pairs = pairs.filter(pc.not_equal(pairs["key"], "")).group_by(["key", "uscc"], use_threads=False)
+        pairs = pairs.aggregate([])  # distinct (key, USCC) pairs
+        counts = pairs.group_by("key", use_threads=False).aggregate([("uscc", "count")])
+        shared = counts.filter(pc.greater(counts["uscc_count"], 1))["key"]
+        single = pc.invert(pc.is_in(pairs["key"], value_set=shared.combine_chunks()))
+        self.index = pairs["key"].filter(single).combine_chunks()
+        self.codes = pairs["uscc"].filter(single).combine_chunks()
+        several = pairs.filter(pc.invert(single)).to_pandas().sort_values(["key", "uscc"])
         self.multiple: dict[str, list[str]] = several.groupby("key")["uscc"].agg(list).to_dict() if len(several) else {}
 
     def unique(self, keys: pd.Series) -> pd.Series:
-        """The one USCC of each key, NaN where none or several."""
-        position = self.index.get_indexer(keys.to_numpy(dtype=object))
-        out = np.where(position >= 0, self.codes[np.maximum(position, 0)] if len(self.codes) else None, None)
-        return pd.Series(out, index=keys.index, dtype=object)
+        """The one USCC of each key, None where none or several."""
+        at = pc.index_in(arrowtext.to_arrow(keys), value_set=self.index)
+        return pd.Series(arrowtext.to_objects(self.codes.take(at)), index=keys.index, dtype=object)
 
     def several(self, keys: pd.Series) -> pd.Series:
         return keys.isin(self.multiple.keys()) if self.multiple else pd.Series(False, index=keys.index)
@@ -144,29 +163,34 @@ class RegistryIndex:
 
     def __init__(
         self,
-        registry: pd.DataFrame,
+        registry: pd.DataFrame | pa.Table,
         variants=(),
         quarantined: pd.DataFrame | None = None,
         registry_file: str = "entities.csv",
     ):
         self.variants = tuple(variants)
         self.registry_file = registry_file
-        codes = registry["uscc"].astype(str).reset_index(drop=True)
-        self.usccs = pd.Index(codes.unique())
-        self.names = _Lookup(normalise_names(registry["name"].reset_index(drop=True), self.variants), codes)
-        reg = registry["reg_no"].reset_index(drop=True) if "reg_no" in registry else pd.Series([""] * len(registry))
-        self.reg_nos = _Lookup(_clean_codes(reg), codes)
+        codes = _text(_column(registry, "uscc"))
+        self.usccs = arrowtext.KeySet(codes)
+        self.names = _Lookup(_normalised(_column(registry, "name"), self.variants), codes)
+        self.reg_nos = _Lookup(_spaceless(_column(registry, "reg_no")), codes)
         self.quarantined = None
         if quarantined is not None and len(quarantined):
             q = quarantined.reset_index(drop=True)
             q_codes = q["uscc"].fillna("").astype(str)
             rows = q["row"].astype("int64") if "row" in q else pd.Series(range(1, len(q) + 1))
-            q_reg = q["reg_no"] if "reg_no" in q else pd.Series([""] * len(q))
             self.quarantined = {
-                "names": _Lookup(normalise_names(q["name"], self.variants), q_codes),
-                "reg_nos": _Lookup(_clean_codes(q_reg), q_codes),
+                "names": _Lookup(_normalised(q["name"], self.variants), _text(q_codes)),
+                "reg_nos": _Lookup(_spaceless(_column(q, "reg_no")), _text(q_codes)),
                 "row_of": dict(zip(q_codes, rows, strict=True)),
             }
+
+
+def _column(frame: pd.DataFrame | pa.Table, name: str) -> pd.Series | pa.Array:
+    """A column of the registry, as text; all "" when it has no such column."""
+    if isinstance(frame, pa.Table):
+        return frame.column(name).combine_chunks() if name in frame.column_names else pa.nulls(len(frame), pa.string())
+    return frame[name].reset_index(drop=True) if name in frame else pd.Series([""] * len(frame), dtype=object)
 
 
 def _series(frame: pd.DataFrame, column: str) -> pd.Series:
@@ -303,7 +327,7 @@ def link(
     method[bad] = ""
     counts = method[method != ""].value_counts()
     report["linked"] = {m: int(counts.get(m, 0)) for m in ("uscc", "reg_no", "name")}
-    report["uscc_in_registry"] = int(((method == "uscc") & out.isin(index.usccs)).sum())
+    report["uscc_in_registry"] = int(((method == "uscc").to_numpy() & index.usccs.contains(out)).sum())
     report["unmatched"] = {k: int(v) for k, v in rule[bad].value_counts().sort_index().items()}
     report["no_identity"] = int(((code == "") & (reg_no == "") & (name == "")).sum())
     attempted = int((pending | by_reg | mangled_reg | mangled_name).sum())

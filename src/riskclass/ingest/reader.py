@@ -256,20 +256,154 @@ def check_declared_sha256(path: Path, digest: str, expected_sha256: str | None) 
 
 
 def read_csv(path: Path, table: Table, expected_rows: int | None = None, expected_sha256: str | None = None) -> RawFile:
+    """The whole file as one ``RawFile``."""
+    layout = open_csv(path, table, expected_rows, expected_sha256)
+    return layout.chunk(0, layout.rows)
+
+
+def open_csv(path: Path, table: Table, expected_rows: int | None = None, expected_sha256: str | None = None) -> CsvFile:
+    """The file checked as a whole (checksum, encoding, byte scan, header, declared rows, row shape), its records
+    still unparsed: ``chunk(lo, hi)`` parses records ``lo``–``hi`` into a ``RawFile``, so a large file can be
+    validated a bounded number of records at a time."""
     buf = Path(path).read_bytes()
     digest = integrity.sha256(buf)
     check_declared_sha256(path, digest, expected_sha256)
     try:
         encoding = integrity.decide_encoding(buf)
         scan = integrity.scan_records(buf, encoding)
-        return _read_records(path, table, buf, scan, encoding, digest, expected_rows)
+        return _layout(path, table, buf, scan, encoding, digest, expected_rows)
     except Refusal as exc:
         raise RawFileError(path, str(exc)) from None
 
 
-def _read_records(
+@dataclass
+class CsvFile:
+    """A CSV file of the contract found on the bytes: its data records and what holds for all of them."""
+
+    path: Path
+    table: Table
+    buf: bytes
+    scan: Scan
+    encoding: str
+    sha256: str
+    declared_rows: int | None
+    header_line: int
+    records: np.ndarray  # scan indices of the data records (blank lines left out)
+    blank_lines: int
+    names: list[str]  # header names kept (made unique)
+    width: int  # fields a conforming record has
+    keep: int
+    repairs: list[str]
+    conform: np.ndarray  # per data record: has the file's row shape
+    parse_buf: bytes  # ``buf`` with NUL bytes replaced for the parser
+
+    @property
+    def rows(self) -> int:
+        return len(self.records)
+
+    def chunk(self, lo: int, hi: int) -> RawFile:
+        """Data records ``lo``–``hi`` (positions among the data records) as a ``RawFile`` whose row positions
+        start at 0; findings on the whole file (blank lines, repairs, the byte scan's count) are repeated."""
+        try:
+            return self._chunk(lo, hi)
+        except Refusal as exc:
+            raise RawFileError(self.path, str(exc)) from None
+
+    def _chunk(self, lo: int, hi: int) -> RawFile:
+        path, buf, scan, names, repairs = self.path, self.buf, self.scan, self.names, self.repairs
+        records = self.records[lo:hi]
+        n = len(records)
+        fields = scan.fields[records]
+        trailing = integrity.trailing_empty(buf, scan, records)
+        if n:
+            columns = _parse(path, self.parse_buf, scan, records, self.encoding, self.keep)
+            parsed = pd.DataFrame({name: columns[i] for i, name in enumerate(names)})
+        else:
+            parsed = pd.DataFrame({c: pd.Series([], dtype=object) for c in names})
+
+        findings: list[RecordFinding] = []
+
+        bad_shape = np.flatnonzero(~self.conform[lo:hi])
+        if len(bad_shape):
+            expected = self.width - 1 if repairs else self.width
+            got = fields[bad_shape] - (trailing[bad_shape] & bool(repairs))
+            messages = np.array(
+                [
+                    f"{g} fields where the header has {expected}"
+                    + (" (after the trailing delimiter of this file)" if repairs else "")
+                    + "; the raw line is kept"
+                    for g in got
+                ],
+                dtype=object,
+            )
+            findings.append(RecordFinding(bad_shape, "", "field_count", messages))
+
+        nul_records = np.unique(scan.record_of(scan.nul)) if len(scan.nul) else np.zeros(0, dtype=np.int64)
+        if len(nul_records):
+            rows, columns, messages = [], [], []
+            for r in nul_records:
+                p = int(np.searchsorted(records, r))
+                if p == n or records[p] != r:
+                    continue  # a NUL in the title or header row (not a record), or in another chunk
+                offset = int(scan.nul[np.searchsorted(scan.nul, scan.starts[r])])
+                k = integrity.field_index(buf, scan, int(r), offset)
+                col = names[k] if k < len(names) else ""
+                rows.append(p)
+                columns.append(col)
+                where = f"field {k + 1}" + (f" ({col})" if col else "")
+                messages.append(f"NUL byte in {where}; shown as \\x00, the value is kept whole")
+                for c in parsed.columns:  # show the NUL, not the stand-in the parser read
+                    v = parsed.at[p, c]
+                    if "\x1a" in v:
+                        parsed.at[p, c] = v.replace("\x1a", "\\x00")
+            for col in dict.fromkeys(columns):
+                sel = [i for i, c in enumerate(columns) if c == col]
+                chosen = np.array([messages[i] for i in sel], dtype=object)
+                findings.append(RecordFinding(np.array([rows[i] for i in sel]), col, "nul_byte", chosen))
+
+        long_rows = np.flatnonzero(scan.ends[records] - scan.starts[records] > MAX_FIELD_CHARS)  # bytes >= characters
+        for p in long_rows:
+            for c in parsed.columns:
+                v = parsed.at[p, c]
+                if len(v) > MAX_FIELD_CHARS:
+                    parsed.at[p, c] = v[:200] + f"… ({len(v):,} characters; the whole record is in raw_line)"
+                    findings.append(
+                        RecordFinding(
+                            np.array([p]),
+                            c,
+                            "oversized_field",
+                            f"field {c} has {len(v):,} characters, more than the limit of {MAX_FIELD_CHARS:,}",
+                        )
+                    )
+
+        if n and not scan.terminated and records[-1] == len(scan.starts) - 1:
+            findings.append(
+                RecordFinding(
+                    np.array([n - 1]),
+                    "",
+                    "no_final_newline",
+                    "the last line has no line break: the file may have been cut inside this record",
+                )
+            )
+
+        result = _finish(path, parsed, self.table, self.encoding, self.header_line, stripped=True)
+        mapping = _match_header(list(parsed.columns), self.table)[0]
+        for f in findings:  # findings name the contract column when the field is one, else the whole record ("")
+            f.column = mapping.get(f.column, "")
+        result.lines = scan.lines[records].astype(np.int64)
+        result.findings = findings
+        result.blank_lines = self.blank_lines
+        result.repairs = repairs
+        result.sha256 = self.sha256
+        result.declared_rows = self.declared_rows
+        result.scanned_records = self.rows
+        result._buf, result._scan, result._records = buf, scan, records
+        return result
+
+
+def _layout(
     path: Path, table: Table, buf: bytes, scan: Scan, encoding: str, digest: str, expected_rows: int | None
-) -> RawFile:
+) -> CsvFile:
     blank = integrity.blank_records(buf, scan)
     content = np.flatnonzero(~blank)
     if not len(content):
@@ -302,94 +436,25 @@ def _read_records(
     conform = (fields == width) & trailing if repairs else fields == width
 
     # NUL bytes: the parser would cut the value at them; replace them (same length) and quarantine the record
-    nul_records = np.unique(scan.record_of(scan.nul)) if len(scan.nul) else np.zeros(0, dtype=np.int64)
-    parse_buf = buf
-    if len(scan.nul):
-        parse_buf = buf.replace(b"\x00", b"\x1a")  # SUB: never part of a UTF-8 or GB18030 character
-
-    if n:
-        columns = _parse(path, parse_buf, scan, records, encoding, keep)
-        parsed = pd.DataFrame({name: columns[i] for i, name in enumerate(names)})
-    else:
-        parsed = pd.DataFrame({c: pd.Series([], dtype=object) for c in names})
-
-    findings: list[RecordFinding] = []
-
-    bad_shape = np.flatnonzero(~conform)
-    if len(bad_shape):
-        expected = width - 1 if repairs else width
-        got = fields[bad_shape] - (trailing[bad_shape] & bool(repairs))
-        messages = np.array(
-            [
-                f"{g} fields where the header has {expected}"
-                + (" (after the trailing delimiter of this file)" if repairs else "")
-                + "; the raw line is kept"
-                for g in got
-            ],
-            dtype=object,
-        )
-        findings.append(RecordFinding(bad_shape, "", "field_count", messages))
-
-    if len(nul_records):
-        rows, columns, messages = [], [], []
-        for r in nul_records:
-            p = int(np.searchsorted(records, r))
-            if p == n or records[p] != r:
-                continue  # a NUL in the title or header row: not a record
-            offset = int(scan.nul[np.searchsorted(scan.nul, scan.starts[r])])
-            k = integrity.field_index(buf, scan, int(r), offset)
-            col = names[k] if k < len(names) else ""
-            rows.append(p)
-            columns.append(col)
-            where = f"field {k + 1}" + (f" ({col})" if col else "")
-            messages.append(f"NUL byte in {where}; shown as \\x00, the value is kept whole")
-            for c in parsed.columns:  # show the NUL, not the stand-in the parser read
-                v = parsed.at[p, c]
-                if "\x1a" in v:
-                    parsed.at[p, c] = v.replace("\x1a", "\\x00")
-        for col in dict.fromkeys(columns):
-            sel = [i for i, c in enumerate(columns) if c == col]
-            chosen = np.array([messages[i] for i in sel], dtype=object)
-            findings.append(RecordFinding(np.array([rows[i] for i in sel]), col, "nul_byte", chosen))
-
-    long_rows = np.flatnonzero(scan.ends[records] - scan.starts[records] > MAX_FIELD_CHARS)  # bytes >= characters
-    for p in long_rows:
-        for c in parsed.columns:
-            v = parsed.at[p, c]
-            if len(v) > MAX_FIELD_CHARS:
-                parsed.at[p, c] = v[:200] + f"… ({len(v):,} characters; the whole record is in raw_line)"
-                findings.append(
-                    RecordFinding(
-                        np.array([p]),
-                        c,
-                        "oversized_field",
-                        f"field {c} has {len(v):,} characters, more than the limit of {MAX_FIELD_CHARS:,}",
-                    )
-                )
-
-    if n and not scan.terminated and records[-1] == len(scan.starts) - 1:
-        findings.append(
-            RecordFinding(
-                np.array([n - 1]),
-                "",
-                "no_final_newline",
-                "the last line has no line break: the file may have been cut inside this record",
-            )
-        )
-
-    result = _finish(path, parsed, table, encoding, header_line, stripped=True)
-    mapping = _match_header(list(parsed.columns), table)[0]
-    for f in findings:  # findings name the contract column when the field is one, else the whole record ("")
-        f.column = mapping.get(f.column, "")
-    result.lines = scan.lines[records].astype(np.int64)
-    result.findings = findings
-    result.blank_lines = blank_lines
-    result.repairs = repairs
-    result.sha256 = digest
-    result.declared_rows = expected_rows
-    result.scanned_records = n
-    result._buf, result._scan, result._records = buf, scan, records
-    return result
+    parse_buf = buf.replace(b"\x00", b"\x1a") if len(scan.nul) else buf  # SUB: never part of a UTF-8/GB18030 char
+    return CsvFile(
+        path,
+        table,
+        buf,
+        scan,
+        encoding,
+        digest,
+        expected_rows,
+        header_line,
+        records,
+        blank_lines,
+        names,
+        width,
+        keep,
+        repairs,
+        conform,
+        parse_buf,
+    )
 
 
 def _row_shape(names: list[str], fields: np.ndarray, trailing: np.ndarray, n: int) -> tuple[int, int, list[str]]:

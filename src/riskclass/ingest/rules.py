@@ -316,9 +316,11 @@ def check_table_rules(table: Table, typed: pd.DataFrame, text: pd.DataFrame, fou
         )
 
 
-def members(values: pd.Series, keys: pd.Index | set) -> np.ndarray:
+def members(values: pd.Series, keys: arrowtext.KeySet | pd.Index | set) -> np.ndarray:
     """Which values are among ``keys``. A (unique) Index keeps its hash table between calls, so the registry's
     million codes are hashed once for every table, not once per table as ``Series.isin(set)`` does."""
+    if isinstance(keys, arrowtext.KeySet):
+        return keys.contains(values)
     if isinstance(keys, pd.Index):
         return keys.get_indexer(values.to_numpy(dtype=object)) >= 0
     return values.isin(keys).to_numpy(dtype=bool)
@@ -357,18 +359,67 @@ def check_table_references(table: Table, typed: pd.DataFrame, accepted_keys: dic
         )
 
 
+@dataclass
+class SeenKeys:
+    """The keys of the rows accepted so far in a table validated chunk by chunk, with each one's row number (one
+    ``arrowtext.HashedKeys`` per chunk: compact, searched without rehashing), so that a key repeating one of an
+    earlier chunk is a duplicate exactly as in a check of the whole table."""
+
+    blocks: list[arrowtext.HashedKeys] = field(default_factory=list)
+
+    def first_rows(self, keys: pa.Array) -> np.ndarray:
+        """The row number of the earlier row with each key, -1 where none."""
+        out = np.full(len(keys), -1, dtype=np.int64)
+        if not self.blocks:
+            return out
+        hashes = arrowtext.key_hashes(keys)
+        for block in self.blocks:  # a key is in one block at most (only new keys are added)
+            at = block.find(keys, hashes)
+            found = at >= 0
+            out[found] = block.payload[at[found]]
+        return out
+
+    def add(self, keys: pa.Array, rows: np.ndarray) -> None:
+        if len(keys):
+            self.blocks.append(arrowtext.HashedKeys(keys, np.asarray(rows, dtype=np.int64)))
+
+
+def _key_text(keys: pd.DataFrame) -> pa.Array:
+    """One text per key, equal exactly when the key's values are: each value but the last prefixed with its
+    length (so no separator inside a value can make two keys alike)."""
+    columns = [arrowtext.to_arrow(keys[c]) for c in keys.columns]
+    parts = []
+    for column in columns[:-1]:
+        parts += [pc.cast(pc.utf8_length(column), pa.string()), column]
+    return pc.binary_join_element_wise(*parts, columns[-1], ":") if parts else columns[-1]
+
+
 def check_duplicates(
-    table: Table, text: pd.DataFrame, bad: np.ndarray, row_numbers: np.ndarray, found: Findings
+    table: Table,
+    text: pd.DataFrame,
+    bad: np.ndarray,
+    row_numbers: np.ndarray,
+    found: Findings,
+    seen: SeenKeys | None = None,
 ) -> None:
-    """Among rows that pass every other rule, the first occurrence of a key wins."""
+    """Among rows that pass every other rule, the first occurrence of a key wins (``seen``: the keys of earlier
+    chunks of the table, to which this chunk's first occurrences are added)."""
     candidates = np.flatnonzero(~bad)
     keys = text.iloc[candidates][list(table.key)]
+    earlier = np.full(len(candidates), -1, dtype=np.int64)  # row number of an earlier chunk's row with the key
+    joined = None
+    if seen is not None:
+        joined = _key_text(keys)
+        earlier = seen.first_rows(joined)
     group = keys.groupby(list(table.key), sort=False, dropna=False).ngroup().to_numpy()  # 0, 1, ... as first seen
     first_of_group = np.unique(group, return_index=True)[1]
-    dup = first_of_group[group] != np.arange(len(group))
+    new = (first_of_group[group] == np.arange(len(group))) & (earlier < 0)
+    if seen is not None:
+        seen.add(joined.filter(pa.array(new)), row_numbers[candidates[new]])
+    dup = ~new
     if not dup.any():
         return
-    first_row = candidates[first_of_group[group]]
+    first_row = np.where(earlier >= 0, earlier, row_numbers[candidates[first_of_group[group]]])
     rows = candidates[dup]
     key_values = keys.to_numpy(dtype=object)[dup]
     found.add(
@@ -376,7 +427,7 @@ def check_duplicates(
         table.key[0],
         "duplicate_key",
         np.array(
-            [f"same key {tuple(k)} as row {row_numbers[f]}" for k, f in zip(key_values, first_row[dup], strict=True)],
+            [f"same key {tuple(k)} as row {f}" for k, f in zip(key_values, first_row[dup], strict=True)],
             dtype=object,
         ),
     )
