@@ -88,7 +88,9 @@ def main() -> None:
             link.unlink() if link.is_symlink() else shutil.rmtree(link)
         link.symlink_to(args.city.resolve())
         given = json.loads(args.city_result.read_text(encoding="utf-8")) if args.city_result else {}
-        steps["synth"] = {k: given[k] for k in ("seconds", "peak_rss_gb") if k in given} | {"generated_by": "--city"}
+        given = given.get("synth", given)  # a bench_synth_ingest result holds them under "synth"
+        steps["synth"] = {k: given[k] for k in ("seconds", "peak_rss_gb", "cpu_s") if k in given}
+        steps["synth"]["generated_by"] = "--city"
     elif args.reuse:
         steps["synth"] = json.loads(out.read_text(encoding="utf-8"))["steps"]["synth"]
     else:
