@@ -155,7 +155,9 @@ def champion(months) -> RiskModel:
     rng = np.random.default_rng(20261129)
     risk = frame["SUP.ABN.times_3y"] + frame["SUP.PEN.count_3y"] + frame["BAS.AGE.new_1y"]
     y = (rng.random(len(frame)) < 0.1 + 0.25 * (risk > 0)).astype(int)
-    booster = CatBoostClassifier(iterations=30, depth=4, random_seed=1, verbose=False, thread_count=1)
+    booster = CatBoostClassifier(
+        iterations=30, depth=4, random_seed=1, verbose=False, thread_count=1, allow_writing_files=False
+    )
     booster.fit(make_pool(frame, numeric, categorical, y))
     raw = np.asarray(booster.predict(make_pool(frame, numeric, categorical), prediction_type="RawFormulaVal"))
     coop = (frame["BAS.TYPE.cooperative"] == 1).to_numpy()
