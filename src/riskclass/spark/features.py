@@ -20,6 +20,10 @@ from riskclass.indicators.sources import asof_views, stage_select, validated_pat
 from riskclass.inspections import feedback_files, load_inspections
 from riskclass.spark.dialect import register_functions, to_spark
 
+# views several sources read (the population, every entity's state on the date): computed once per month, not
+# once per reader (Spark, unlike DuckDB, would re-run their windows and joins in each sub-query)
+REUSED_VIEWS = ("v_all_entities", "v_entities", "v_state")
+
 
 class SparkEngine:
     """``builder.build(…, engine=SparkEngine(spark))``: stage once, then one month per ``compute``."""
@@ -45,10 +49,19 @@ class SparkEngine:
             self._cached.append(staged)
 
     def compute(self, catalog: Catalog, as_of: date) -> pa.Table:
+        month_cache = []
         for name, select in asof_views(day_number(as_of)):
-            self.spark.sql(to_spark(select)).createOrReplaceTempView(name)
+            view = self.spark.sql(to_spark(select))
+            if name in REUSED_VIEWS:
+                view = view.cache()
+                month_cache.append(view)
+            view.createOrReplaceTempView(name)
         _subs, sql = asof_query(catalog, as_of)
-        table = self.spark.sql(to_spark(sql)).toArrow()
+        try:
+            table = self.spark.sql(to_spark(sql)).toArrow()
+        finally:
+            for view in month_cache:
+                view.unpersist()
         # the month file's exact types (Spark's TIMESTAMP_NTZ is Arrow's timestamp[us]), then the row order
         return table.cast(output_schema(catalog)).sort_by("uscc")
 
