@@ -128,7 +128,7 @@ def months(spark, small_city_ingested, tmp_path_factory):
 
 
 @pytest.mark.spark
-@pytest.mark.slow  # 3.6 min on the shared 2-core machine (load 9): over the 2 minutes `make test` allows
+@pytest.mark.slow  # 3.3 min with the city synthesis on the shared 2-core machine (load 9): more than `make test` allows
 def test_every_indicator_is_equal_on_both_engines(months):
     duck, spark_file = (pq.read_table(f) for f in months)
     assert duck.schema == spark_file.schema
@@ -173,7 +173,7 @@ def champion(months) -> RiskModel:
 
 
 @pytest.mark.spark
-@pytest.mark.slow  # 3.6 min on the shared 2-core machine (load 9): over the 2 minutes `make test` allows
+@pytest.mark.slow  # 3.3 min with the city synthesis on the shared 2-core machine (load 9): more than `make test` allows
 def test_scores_classes_overrides_and_reasons_are_equal(spark, months, champion, params, tmp_path, monkeypatch):
     import riskclass.classify.outputs
     import riskclass.spark.scoring
