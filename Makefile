@@ -9,6 +9,8 @@ STAMP  := $(VENV)/.installed
 # Debian packages the reports need: a font with Chinese glyphs for the charts, and the headless Chromium that
 # checks each report opens offline (tests/test_reports_offline.py)
 SYSTEM_PACKAGES := chromium-headless-shell fonts-noto-cjk
+# the Spark engine (`--engine spark`, docs/spark.md) needs a Java 17+ runtime: installed only when java is missing
+JAVA_PACKAGE := openjdk-17-jre-headless
 
 $(STAMP): pyproject.toml requirements.lock
 	$(MAKE) --no-print-directory system-packages
@@ -20,10 +22,14 @@ $(STAMP): pyproject.toml requirements.lock
 	touch $(STAMP)
 
 system-packages:  ## the Debian packages above, when missing (as root; otherwise says what to install)
-	@if command -v chromium-headless-shell >/dev/null && command -v fc-list >/dev/null && fc-list :lang=zh | grep -q .; then :; \
+	@missing=""; \
+	if ! (command -v chromium-headless-shell >/dev/null && command -v fc-list >/dev/null && fc-list :lang=zh | grep -q .); then \
+	  missing="$(SYSTEM_PACKAGES)"; fi; \
+	if ! command -v java >/dev/null && [ ! -x "$${JAVA_HOME:-/nonexistent}/bin/java" ]; then missing="$$missing $(JAVA_PACKAGE)"; fi; \
+	if [ -z "$$missing" ]; then :; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(SYSTEM_PACKAGES) >/dev/null; \
-	else echo "riskclass: the reports need the Debian packages $(SYSTEM_PACKAGES): sudo apt-get install $(SYSTEM_PACKAGES)"; fi
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	else echo "riskclass: the reports and the Spark engine need the Debian packages$$missing: sudo apt-get install$$missing"; fi
 
 install: $(STAMP)  ## create .venv, install the locked environment and the Jupyter kernel
 

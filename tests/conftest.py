@@ -358,3 +358,14 @@ def trained_world(small_city: Path, validated: Path, params: dict, root: Path) -
         out_dir=str(root / "roster"), metrics=str(root / "roster.json"), legal_file=str(root / "legal_requirements.csv")
     )
     return p
+
+
+@pytest.fixture(scope="session")
+def spark(params):
+    """One Spark session (local[2]) for every Spark test: starting the JVM takes 20–30 s."""
+    from riskclass.spark import SparkUnavailable, session
+
+    try:
+        return session(params["spark"], app_name="riskclass-tests")
+    except SparkUnavailable as exc:
+        pytest.skip(str(exc))

@@ -160,17 +160,20 @@ def features(
     panel_from: str = typer.Option(None, "--from", help="first month of a panel; builds every month up to --month"),
     params: Path = typer.Option(Path("params.yaml"), help="parameters file"),
     reports: Path = typer.Option(Path("reports"), help="where the monthly indicator report is written"),
+    engine: str = typer.Option("duckdb", help="duckdb (in process) or spark (params.yaml spark; docs/spark.md)"),
 ) -> None:
     """Compute every catalog indicator for every market entity as of month end (point in time)."""
     from rich.progress import Progress
 
     from riskclass.indicators import CatalogError, run
 
-    fp = load_params(params)["features"]
+    p = load_params(params)
+    fp = p["features"]
     month = month or str(fp["month"])
+    spark_engine = _engines(p, engine)[0]
     try:
         with Progress(disable=not sys.stderr.isatty(), transient=True) as progress:
-            manifest, summary = run(fp, month, panel_from, reports, progress=progress)
+            manifest, summary = run(fp, month, panel_from, reports, progress=progress, engine=spark_engine)
     except (CatalogError, FileNotFoundError, ValueError) as exc:
         console.print(f"[bold red]features failed:[/] {exc}")
         raise typer.Exit(code=2) from None
@@ -180,6 +183,26 @@ def features(
         f"entities, {int((summary['coverage'] == 0).sum())} indicator(s) at their default for every entity; "
         f"report {reports / 'indicator_report.html'}"
     )
+
+
+def _engines(p: dict, engine: str):
+    """(indicator engine, classifier) for ``--engine``: (None, None) is the local path; Spark's start a session.
+    No Java 17+: one line and exit 2, before any JVM starts."""
+    if engine == "duckdb":
+        return None, None
+    if engine != "spark":
+        console.print(f"[bold red]--engine must be duckdb or spark, not {engine!r}[/]")
+        raise typer.Exit(code=2)
+    from riskclass.spark import SparkUnavailable, session
+    from riskclass.spark.features import SparkEngine
+    from riskclass.spark.scoring import spark_classifier
+
+    try:
+        spark = session(p["spark"])
+    except SparkUnavailable as exc:
+        console.print(str(exc), markup=False, highlight=False)
+        raise typer.Exit(code=2) from None
+    return SparkEngine(spark), spark_classifier(spark)
 
 
 @app.command("indicators-doc")
@@ -328,6 +351,9 @@ def classify(
     reason: str = typer.Option("", help="why (required with --revise and --backfill; recorded in the ledger)"),
     by: str = typer.Option(None, help="who asks for it [the login name]"),
     params: Path = typer.Option(Path("params.yaml"), help="parameters file"),
+    engine: str = typer.Option(
+        "duckdb", help="duckdb (local) or spark: indicators and scores on Spark, the same record (docs/spark.md)"
+    ),
 ) -> None:
     """Classify every market entity for one month with the champion into a sealed record (no DVC; see `run`)."""
     import getpass
@@ -340,8 +366,11 @@ def classify(
         raise typer.Exit(code=2)
     p = load_params(params)
     kind = "revision" if revise else "backfill" if backfill else "monthly"
+    spark_engine, spark_classifier = _engines(p, engine)
     try:
-        outcome = classify_month(p, month, kind, reason, by or getpass.getuser())
+        outcome = classify_month(
+            p, month, kind, reason, by or getpass.getuser(), engine=spark_engine, classifier=spark_classifier
+        )
     except LockHeld as exc:
         console.print(f"[bold red]{exc}[/]")
         raise typer.Exit(code=4) from None

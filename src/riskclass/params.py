@@ -610,6 +610,18 @@ class Features(_Model):
         return self
 
 
+class Spark(_Model):
+    """``riskclass features|classify --engine spark`` (docs/spark.md); under spark-submit, master and driver
+    memory come from the submit command."""
+
+    master: Annotated[
+        str, _matches(r"(local(\[(\d+|\*)\])?|spark://\S+|yarn|k8s://\S+)", "local[N], spark://…, yarn or k8s://…")
+    ]
+    driver_memory: Annotated[str, _matches(r"[1-9]\d*[kmgt]", "a JVM size like 2g or 512m")]
+    shuffle_partitions: Count
+    arrow_batch_size: Count = Field(description="rows per Arrow batch handed to Python (scoring partitions)")
+
+
 class LabelEvents(_Model):
     inspection_problem: bool
     abnormal_listing: bool
@@ -903,6 +915,7 @@ class Params(_Model):
     warnings: Warnings
     triggers: Triggers
     features: Features
+    spark: Spark
     labels: Labels
     model: ModelParams
     score: Score

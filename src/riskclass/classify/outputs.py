@@ -189,10 +189,15 @@ def write_outputs(
     month: str,
     catalog,
     previous: pd.DataFrame | None,
+    classifier=classify_frame,
 ) -> dict:
-    """Write the month's classes, summary, report and parameters into ``folder``; return the summary."""
+    """Write the month's classes, summary, report and parameters into ``folder``; return the summary.
+
+    ``classifier``: ``classify_frame`` or a function with its signature and result that computes it elsewhere
+    (``riskclass.spark.scoring.spark_classifier``: the same function on each Spark partition).
+    """
     check_score_mapping(model, params)
-    result = classify_frame(frame, model, params, month, catalog)
+    result = classifier(frame, model, params, month, catalog)
     summary = summarise(result, previous, params["overrides"], {i.code: i.name_zh for i in catalog.indicators})
     folder = Path(folder)
     write_parquet(result, folder / "classes.parquet")

@@ -67,8 +67,15 @@ def check_request(store: RecordStore, month: str, kind: str, reason: str) -> Rec
     return None
 
 
-def classify_month(p: dict, month: str, kind: str = "monthly", reason: str = "", by: str = "pipeline") -> Outcome:
-    """Seal ``month`` (or a revision / back-fill of it); a sealed month is left as it is by a plain run."""
+def classify_month(
+    p: dict, month: str, kind: str = "monthly", reason: str = "", by: str = "pipeline", engine=None, classifier=None
+) -> Outcome:
+    """Seal ``month`` (or a revision / back-fill of it); a sealed month is left as it is by a plain run.
+
+    ``engine`` builds the indicators (``builder.build``; DuckDB unless given) and ``classifier`` scores them
+    (``classify_frame`` unless given): ``riskclass classify --engine spark`` passes Spark's, which give the same
+    record.
+    """
     store = store_for(p)
     with exclusive(store.root, f"classify {month} ({kind})"):
         store.root.mkdir(parents=True, exist_ok=True)
@@ -80,7 +87,7 @@ def classify_month(p: dict, month: str, kind: str = "monthly", reason: str = "",
             return Outcome(existing, False, json.loads((existing.path / "report.json").read_text(encoding="utf-8")))
         staging = store.new_staging(month)
         try:
-            summary, record = _classify_into(p, store, month, kind, reason, by, staging)
+            summary, record = _classify_into(p, store, month, kind, reason, by, staging, engine, classifier)
         finally:
             shutil.rmtree(staging, ignore_errors=True)  # gone after a successful seal (renamed) or a failure
         write_head(store, Path(cp["head_file"]))
@@ -105,7 +112,7 @@ def classify_with_history(p: dict, month: str) -> list[Outcome]:
 
 
 def _classify_into(
-    p: dict, store: RecordStore, month: str, kind: str, reason: str, by: str, staging: Path
+    p: dict, store: RecordStore, month: str, kind: str, reason: str, by: str, staging: Path, engine, classifier
 ) -> tuple[dict, Record]:
     fp, cp = p["features"], p["classify"]
     catalog_path = Path(fp["catalog"])
@@ -126,6 +133,7 @@ def _classify_into(
         memory_limit=fp["memory_limit"],
         threads=fp["threads"],
         feedback_dir=Path(fp["feedback_dir"]),
+        engine=engine,
     )
     built.rename(staging / "features.parquet")
     (staging / "indicators").rmdir()
@@ -134,7 +142,14 @@ def _classify_into(
     params = used_params(p)
     frame = pd.read_parquet(staging / "features.parquet")
     summary = write_outputs(
-        staging, frame, model, params, month, catalog, pd.read_parquet(previous.classes_path) if previous else None
+        staging,
+        frame,
+        model,
+        params,
+        month,
+        catalog,
+        pd.read_parquet(previous.classes_path) if previous else None,
+        **({"classifier": classifier} if classifier else {}),
     )
     write_stability(staging, month, frame, model, params, previous)
     domain_sources = _domain_grades(staging, Path(fp["validated_dir"]), month, frame)

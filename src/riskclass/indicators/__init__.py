@@ -16,13 +16,18 @@ __all__ = ["Catalog", "CatalogError", "build", "load_catalog", "load_month", "mo
 
 
 def run(
-    fp: dict, month: str, panel_from: str | None = None, reports_dir: Path = Path("reports"), progress=None
+    fp: dict,
+    month: str,
+    panel_from: str | None = None,
+    reports_dir: Path = Path("reports"),
+    progress=None,
+    engine=None,
 ) -> tuple[dict, pd.DataFrame]:
     """Build indicators for ``panel_from``…``month`` and write the month's report.
 
     Only those months are (re)written; other months already in ``fp["out_dir"]`` stay in place.
     ``fp`` is the ``features`` section of params.yaml. Returns the build manifest (every month present
-    in the folder) and the summary.
+    in the folder) and the summary. ``engine``: DuckDB unless given (``riskclass.spark.SparkEngine``).
     """
     catalog = load_catalog(fp["catalog"])
     months = months_between(panel_from or month, month)
@@ -35,6 +40,7 @@ def run(
         threads=fp["threads"],
         progress=progress,
         feedback_dir=Path(fp["feedback_dir"]),
+        engine=engine,
     )
     frame = load_month(Path(fp["out_dir"]), month)
     summary = summarise(frame, catalog)

@@ -44,17 +44,17 @@ def _quote(code: str) -> str:
     return '"' + code.replace('"', '""') + '"'
 
 
-def compute_asof(con: duckdb.DuckDBPyConnection, catalog: Catalog, as_of: date) -> pa.Table:
-    """All indicators as of one date, on already-staged tables, as Arrow (no pandas copy). Rows sorted by USCC."""
-    create_asof_views(con, day_number(as_of))
-    joins, selects = [], []
+def asof_query(catalog: Catalog, as_of: date) -> tuple[list[tuple[str, list[Indicator]]], str]:
+    """The month's indicator query over the as-of views (DuckDB SQL, the one definition both engines run):
+    the per-source sub-queries with their indicators, and the full query (population, defaults, order)."""
+    subs, joins, selects = [], [], []
     for i, (source, indicators) in enumerate(catalog.by_source().items()):
         cols = ", ".join(f"{render_sql(ind, as_of)} AS {_quote(ind.code)}" for ind in indicators)
         if source == "entities":
             sub = f"SELECT uscc, {cols} FROM v_entities"
         else:
             sub = f"SELECT uscc, {cols} FROM v_{source} GROUP BY uscc"
-        _check_compiles(con, sub, indicators, as_of)
+        subs.append((sub, indicators))
         joins.append(f"LEFT JOIN ({sub}) s{i} ON s{i}.uscc = p.uscc")
         for ind in indicators:
             default = f"'{ind.default}'" if ind.is_categorical else f"CAST({float(ind.default)!r} AS DOUBLE)"
@@ -69,9 +69,46 @@ def compute_asof(con: duckdb.DuckDBPyConnection, catalog: Catalog, as_of: date) 
         f"{', '.join(s for _, s in selects)} FROM (SELECT uscc FROM v_entities) p "
         f"{' '.join(joins)} ORDER BY p.uscc"
     )
+    return subs, sql
+
+
+def output_schema(catalog: Catalog) -> pa.Schema:
+    """The Arrow schema of a month file: ``uscc``, ``as_of``, then every indicator (DOUBLE, categorical as text)."""
+    return pa.schema(
+        [("uscc", pa.string()), ("as_of", pa.timestamp("us"))]
+        + [(i.code, pa.string() if i.is_categorical else pa.float64()) for i in catalog.indicators]
+    )
+
+
+def compute_asof(con: duckdb.DuckDBPyConnection, catalog: Catalog, as_of: date) -> pa.Table:
+    """All indicators as of one date, on already-staged tables, as Arrow (no pandas copy). Rows sorted by USCC."""
+    create_asof_views(con, day_number(as_of))
+    subs, sql = asof_query(catalog, as_of)
+    for sub, indicators in subs:
+        _check_compiles(con, sub, indicators, as_of)
     table = con.sql(sql).to_arrow_table()  # con.execute(...) would copy the rows once more
     # the row order is part of the output's bytes: enforce it here rather than trust the result stream
     return table.sort_by("uscc")
+
+
+class DuckDBEngine:
+    """The default engine of ``build``: an in-process DuckDB connection (riskclass.spark has the other one).
+
+    An engine stages the validated tables once (``stage``) and computes one month as an Arrow table in the
+    month file's layout (``compute``).
+    """
+
+    def __init__(self, memory_limit: str = "4GB", threads: int = 2):
+        self.con = connect(memory_limit, threads)
+
+    def stage(self, validated_dir: Path, feedback_dir: Path | None = None) -> None:
+        stage(self.con, Path(validated_dir), feedback_dir)
+
+    def compute(self, catalog: Catalog, as_of: date) -> pa.Table:
+        return compute_asof(self.con, catalog, as_of)
+
+    def close(self) -> None:
+        self.con.close()
 
 
 def _check_compiles(con, sub: str, indicators: list[Indicator], as_of: date) -> None:
@@ -98,6 +135,7 @@ def build(
     threads: int = 2,
     progress=None,
     feedback_dir: Path | None = None,
+    engine=None,
 ) -> dict:
     """Build ``out_dir/<month>.parquet`` for each of ``months``; return the merged manifest.
 
@@ -105,7 +143,8 @@ def build(
     an interrupted build leaves every month either old or new, and the months not asked for stay in
     place untouched: ``riskclass features --month M`` never deletes the rest of the training panel.
     ``out_dir/manifest.json`` records every month present in ``out_dir`` (rebuilt entries updated,
-    the others kept) and is rewritten atomically after each month.
+    the others kept) and is rewritten atomically after each month. ``engine``: DuckDB unless given
+    (``riskclass.spark.SparkEngine``); an engine passed in is left open.
     """
     months = sorted(set(months))
     for month in months:
@@ -119,12 +158,13 @@ def build(
         "validated_dir": str(validated_dir),
         "months": _manifest_months(out_dir),
     }
-    con = connect(memory_limit, threads)
+    own = engine is None
+    engine = engine or DuckDBEngine(memory_limit, threads)
     try:
-        stage(con, Path(validated_dir), feedback_dir)
+        engine.stage(Path(validated_dir), feedback_dir)
         task = progress.add_task("building indicators", total=len(months)) if progress else None
         for month in months:
-            table = compute_asof(con, catalog, month_end(month))
+            table = engine.compute(catalog, month_end(month))
             with atomic_file(out_dir / f"{month}.parquet") as tmp:
                 pq.write_table(table.replace_schema_metadata(None), tmp, compression="zstd")
             manifest["months"][month] = {
@@ -138,7 +178,8 @@ def build(
             if progress:
                 progress.advance(task)
     finally:
-        con.close()
+        if own:
+            engine.close()
     return manifest
 
 
@@ -181,14 +222,20 @@ def build_one(
     memory_limit: str = "4GB",
     threads: int = 2,
     feedback_dir: Path | None = None,
+    engine=None,
 ) -> Path:
-    """Build one month into ``out_dir/<month>.parquet`` atomically, leaving other months in place."""
+    """Build one month into ``out_dir/<month>.parquet`` atomically, leaving other months in place (``engine``: as
+    in ``build``)."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    con = connect(memory_limit, threads)
-    stage(con, Path(validated_dir), feedback_dir)
-    table = compute_asof(con, catalog, month_end(month))
-    con.close()
+    own = engine is None
+    engine = engine or DuckDBEngine(memory_limit, threads)
+    try:
+        engine.stage(Path(validated_dir), feedback_dir)
+        table = engine.compute(catalog, month_end(month))
+    finally:
+        if own:
+            engine.close()
     target = out_dir / f"{month}.parquet"
     with atomic_file(target) as tmp:
         pq.write_table(table.replace_schema_metadata(None), tmp, compression="zstd")

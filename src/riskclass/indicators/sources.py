@@ -92,35 +92,45 @@ def stage(con: duckdb.DuckDBPyConnection, validated_dir: Path, feedback_dir: Pat
     Inspections include the accepted results of our own plans (``feedback_dir``), so the month after
     a plan's checks the indicators see them.
     """
-    problem_codes = ", ".join(f"'{c}'" for c in codes.inspection_problem_codes())
     for table in contract.TABLES:
-        path = Path(validated_dir) / f"{table.name}.parquet"
-        if not path.exists():
-            raise FileNotFoundError(f"{path}: validated table missing (run `riskclass ingest` first)")
+        path = validated_path(validated_dir, table)
         source = f"read_parquet('{path.as_posix()}')"
         if table.name == "inspections" and feedback_files(feedback_dir):
             con.register("inspections_with_feedback", load_inspections(validated_dir, feedback_dir))
             source = "inspections_with_feedback"
-        select = []
-        for col in table.columns:
-            if col.kind == "date":
-                select.append(
-                    f"CAST(date_diff('day', DATE '1970-01-01', CAST({col.name} AS DATE)) AS INTEGER) "
-                    f"AS {_day_name(col.name)}"
-                )
-            else:
-                select.append(col.name)
-        if table.name == "entities":
-            select.append("substr(industry_code, 1, 1) AS section")
-            select.append("CAST(year(CAST(established_date AS DATE)) AS INTEGER) AS established_year")
-        if table.name == "annual_reports":
+        con.execute(f"CREATE OR REPLACE TABLE stg_{table.name} AS {stage_select(table, source)}")
+
+
+def validated_path(validated_dir: Path, table: contract.Table) -> Path:
+    path = Path(validated_dir) / f"{table.name}.parquet"
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: validated table missing (run `riskclass ingest` first)")
+    return path
+
+
+def stage_select(table: contract.Table, source: str) -> str:
+    """The staging query of one validated table read from ``source`` (DuckDB SQL; riskclass.spark translates it)."""
+    problem_codes = ", ".join(f"'{c}'" for c in codes.inspection_problem_codes())
+    select = []
+    for col in table.columns:
+        if col.kind == "date":
             select.append(
-                "CAST(date_diff('day', DATE '1970-01-01', make_date(CAST(report_year AS INTEGER) + 1, 6, 30))"
-                " AS INTEGER) AS deadline_day"
+                f"CAST(date_diff('day', DATE '1970-01-01', CAST({col.name} AS DATE)) AS INTEGER) "
+                f"AS {_day_name(col.name)}"
             )
-        if table.name == "inspections":
-            select.append(f"result_code IN ({problem_codes}) AS problem")
-        con.execute(f"CREATE OR REPLACE TABLE stg_{table.name} AS SELECT {', '.join(select)} FROM {source}")
+        else:
+            select.append(col.name)
+    if table.name == "entities":
+        select.append("substr(industry_code, 1, 1) AS section")
+        select.append("CAST(year(CAST(established_date AS DATE)) AS INTEGER) AS established_year")
+    if table.name == "annual_reports":
+        select.append(
+            "CAST(date_diff('day', DATE '1970-01-01', make_date(CAST(report_year AS INTEGER) + 1, 6, 30))"
+            " AS INTEGER) AS deadline_day"
+        )
+    if table.name == "inspections":
+        select.append(f"result_code IN ({problem_codes}) AS problem")
+    return f"SELECT {', '.join(select)} FROM {source}"
 
 
 # attributes that become known only with a later event: hidden while that event lies after the date
@@ -145,14 +155,24 @@ def _asof_select(table: contract.Table, as_of: int) -> str:
 
 def create_asof_views(con: duckdb.DuckDBPyConnection, as_of: int) -> None:
     """(Re)create every ``v_<source>`` for one as-of day number."""
+    for name, select in asof_views(as_of):
+        con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS {select}")
+
+
+def asof_views(as_of: int) -> list[tuple[str, str]]:
+    """Every as-of view for one day number as (name, query) in creation order: DuckDB SQL, the one definition
+    both engines run (riskclass.spark translates it)."""
+    views = []
     for table in contract.TABLES:
         if table.name in ("entities", "annual_reports", "licences", "penalties", "inspections"):
-            con.execute(f"CREATE OR REPLACE TEMP VIEW base_{table.name} AS {_asof_select(table, as_of)}")
+            views.append((f"base_{table.name}", _asof_select(table, as_of)))
         else:
-            con.execute(f"CREATE OR REPLACE TEMP VIEW v_{table.name} AS {_asof_select(table, as_of)}")
+            views.append((f"v_{table.name}", _asof_select(table, as_of)))
     # every entity established by the date (alive or not), with its capital on the date
-    con.execute(f"""
-        CREATE OR REPLACE TEMP VIEW v_all_entities AS
+    views.append(
+        (
+            "v_all_entities",
+            f"""
         WITH cap_changes AS (
             SELECT uscc, change_id, change_day, capital_before, capital_after FROM stg_changes
             WHERE change_type IN ('capital_up', 'capital_down')
@@ -174,33 +194,53 @@ def create_asof_views(con: duckdb.DuckDBPyConnection, as_of: int) -> None:
         FROM base_entities e
         LEFT JOIN last_before b ON b.uscc = e.uscc
         LEFT JOIN first_after a ON a.uscc = e.uscc
-    """)
-    con.execute("CREATE OR REPLACE TEMP VIEW v_entities AS SELECT * FROM v_all_entities WHERE alive = 1")
-    con.execute("""
-        CREATE OR REPLACE TEMP VIEW v_annual_reports AS
+    """,
+        )
+    )
+    views.append(("v_entities", "SELECT * FROM v_all_entities WHERE alive = 1"))
+    views.append(
+        (
+            "v_annual_reports",
+            """
         SELECT *, rn = 1 AS latest, rn = 2 AS previous FROM (
             SELECT *, ROW_NUMBER() OVER (PARTITION BY uscc ORDER BY report_year DESC) AS rn FROM base_annual_reports
         ) t
-    """)
-    con.execute("""
-        CREATE OR REPLACE TEMP VIEW v_licences AS
+    """,
+        )
+    )
+    views.append(
+        (
+            "v_licences",
+            """
         SELECT *, MAX(issue_day) OVER (PARTITION BY uscc, licence_type) > issue_day AS renewed FROM base_licences
-    """)
-    con.execute("""
-        CREATE OR REPLACE TEMP VIEW v_penalties AS
+    """,
+        )
+    )
+    views.append(
+        (
+            "v_penalties",
+            """
         SELECT p.*, r.repaired_day FROM base_penalties p
         LEFT JOIN (SELECT uscc, target_id, MIN(repair_day) AS repaired_day FROM v_credit_repairs
                    WHERE target = 'penalty' GROUP BY uscc, target_id) r
           ON r.target_id = p.decision_no AND r.uscc = p.uscc  -- one decision number may name several entities
-    """)
-    con.execute("""
-        CREATE OR REPLACE TEMP VIEW v_inspections AS
+    """,
+        )
+    )
+    views.append(
+        (
+            "v_inspections",
+            """
         SELECT *, ROW_NUMBER() OVER (PARTITION BY uscc ORDER BY inspection_day DESC, inspection_id DESC) = 1 AS latest
         FROM base_inspections
-    """)
+    """,
+        )
+    )
     # the state of every entity on the date, for relationship indicators
-    con.execute(f"""
-        CREATE OR REPLACE TEMP VIEW v_state AS
+    views.append(
+        (
+            "v_state",
+            f"""
         SELECT e.uscc, e.alive,
                CASE WHEN e.status = 'revoked' THEN 1 ELSE 0 END AS revoked,
                CASE WHEN ab.uscc IS NOT NULL THEN 1 ELSE 0 END AS abnormal,
@@ -212,9 +252,13 @@ def create_asof_views(con: duckdb.DuckDBPyConnection, as_of: int) -> None:
         LEFT JOIN (SELECT DISTINCT uscc FROM v_serious_violations WHERE removal_day IS NULL) se ON se.uscc = e.uscc
         LEFT JOIN (SELECT DISTINCT uscc FROM v_dishonest_debtors WHERE removal_day IS NULL) dd ON dd.uscc = e.uscc
         LEFT JOIN (SELECT DISTINCT uscc FROM base_penalties WHERE decision_day > {as_of} - 1095) pe ON pe.uscc = e.uscc
-    """)
-    con.execute("""
-        CREATE OR REPLACE TEMP VIEW v_related AS
+    """,
+        )
+    )
+    views.append(
+        (
+            "v_related",
+            """
         WITH cur_rep AS (
             SELECT DISTINCT uscc, person_key FROM v_roles
             WHERE role = 'legal_rep' AND end_day IS NULL AND person_key IS NOT NULL
@@ -239,16 +283,27 @@ def create_asof_views(con: duckdb.DuckDBPyConnection, as_of: int) -> None:
                s.serious AS rel_serious
         FROM (SELECT * FROM rep_links UNION ALL SELECT * FROM addr_links) l
         JOIN v_state s ON s.uscc = l.rel_uscc
-    """)
-    con.execute("""
-        CREATE OR REPLACE TEMP VIEW v_investments AS
+    """,
+        )
+    )
+    views.append(
+        (
+            "v_investments",
+            """
         SELECT r.holder_uscc AS uscc, r.uscc AS rel_uscc, s.abnormal AS rel_abnormal, s.serious AS rel_serious
         FROM v_roles r JOIN v_state s ON s.uscc = r.uscc
         WHERE r.role = 'shareholder' AND r.holder_type = 'enterprise' AND r.end_day IS NULL
-    """)
-    con.execute("""
-        CREATE OR REPLACE TEMP VIEW v_holders AS
+    """,
+        )
+    )
+    views.append(
+        (
+            "v_holders",
+            """
         SELECT r.uscc, r.holder_uscc AS rel_uscc, s.abnormal AS rel_abnormal, s.serious AS rel_serious
         FROM v_roles r JOIN v_state s ON s.uscc = r.holder_uscc
         WHERE r.role = 'shareholder' AND r.holder_type = 'enterprise' AND r.end_day IS NULL
-    """)
+    """,
+        )
+    )
+    return views
