@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install system-packages run test test-slow lint format bench docs clean
+.PHONY: install system-packages run test test-slow test-spark lint format bench docs clean
 
 # Debian packages the reports need: a font with Chinese glyphs for the charts, and the headless Chromium that
 # checks each report opens offline (tests/test_reports_offline.py)
@@ -41,6 +41,9 @@ test: install  ## the main (fast) test suite
 
 test-slow: install  ## heavier checks (larger synthetic cities)
 	$(BIN)/python -m pytest -m slow -q
+
+test-spark: install  ## the Spark engine's equality tests (≈ 3–4 min: a local[2] session; CI runs them after `make test`)
+	$(BIN)/python -m pytest -m spark -q
 
 lint: install
 	$(BIN)/ruff check .

@@ -176,16 +176,16 @@ def champion(months) -> RiskModel:
 @pytest.mark.slow  # 3.3 min with the city synthesis on the shared 2-core machine (load 9): more than `make test` allows
 def test_scores_classes_overrides_and_reasons_are_equal(spark, months, champion, params, tmp_path, monkeypatch):
     import riskclass.classify.outputs
-    import riskclass.spark.scoring
     from riskclass.spark.scoring import classify_on_spark
 
-    # SHAP contributions depend on the rows computed together: slices of 700 rows locally, the same slices on Spark
-    monkeypatch.setattr(riskclass.classify.outputs, "REASON_CHUNK", 700)
-    monkeypatch.setattr(riskclass.spark.scoring, "REASON_CHUNK", 700)
+    # the local path in 700-row chunks, Spark in 3 or 7 partitions cut elsewhere: each row depends on itself alone
+    monkeypatch.setattr(riskclass.classify.outputs, "CLASSIFY_CHUNK", 700)
     used = used_params(params)
     frame = pd.read_parquet(months[0])
     local = classify_frame(frame, champion, used, MONTH, CATALOG)
     on_spark = classify_on_spark(spark, months[1], champion, used, MONTH, CATALOG, partitions=3)
+    other_cut = classify_on_spark(spark, frame, champion, used, MONTH, CATALOG, partitions=7)
+    pd.testing.assert_frame_equal(other_cut, local, check_exact=True)
     pd.testing.assert_frame_equal(on_spark, local, check_exact=True)
     assert (local["override"] != "").any() and (local["reason_1"] != "").any()  # overrides and reasons were there
     write_parquet(local, tmp_path / "local.parquet")
