@@ -22,16 +22,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import shutil
 import sys
 from pathlib import Path
 
-import psutil
 import yaml
 
-from measure import measure
+from measure import machine, measure
 
 ROOT = Path(__file__).resolve().parents[1]
 MONTH_STEPS = ("ingest", "classify", "warnings", "roster", "plan")
@@ -117,11 +114,7 @@ def main() -> None:
         "entities": args.entities,
         "month": args.month,
         "plan_month": plan_month,
-        "machine": {
-            "cpus": os.cpu_count(),
-            "memory_gb": round(psutil.virtual_memory().total / 2**30),
-            "python": platform.python_version(),
-        },
+        "machine": machine(),
         "steps": steps,
         "month_steps": list(MONTH_STEPS),
         "month_total_s": month_total,

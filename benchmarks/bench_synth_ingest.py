@@ -17,16 +17,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shutil
 import sys
 from pathlib import Path
 
-import psutil
-
 from riskclass.params import load_params
 
-from measure import measure
+from measure import machine, measure
 
 
 def main() -> None:
@@ -62,11 +59,7 @@ def main() -> None:
     result = {
         "entities": args.entities,
         "months": args.months,
-        "machine": {
-            "cpus": os.cpu_count(),
-            "memory_gb": round(psutil.virtual_memory().total / 2**30),
-            "python": platform.python_version(),
-        },
+        "machine": machine(),
         "synth": synth,
         "ingest": ingest,
         "ingest_workers": args.workers or load_params()["ingest"]["workers"],
@@ -93,11 +86,7 @@ def synth_only(exe: str, work: Path, args) -> None:
     result = {
         "entities": args.entities,
         "months": args.months,
-        "machine": {
-            "cpus": os.cpu_count(),
-            "memory_gb": round(psutil.virtual_memory().total / 2**30),
-            "python": platform.python_version(),
-        },
+        "machine": machine(),
         "synth": synth,
         "shards": summary["generator"].get("shards", 1),
         "synth_workers": args.synth_workers or load_params()["synth"]["workers"],

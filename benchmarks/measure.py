@@ -42,6 +42,18 @@ def measure(cmd: list[str], cwd=None) -> dict:
     }
 
 
+def machine() -> dict:
+    """What the figures were measured on."""
+    import os
+    import platform
+
+    return {
+        "cpus": os.cpu_count(),
+        "memory_gb": round(psutil.virtual_memory().total / 2**30),
+        "python": platform.python_version(),
+    }
+
+
 def run_child_and_record(script: str, args: list[str], result_name) -> dict:
     """Run ``script --child args…`` measured; merge its last JSON line with time and peak RSS; save it.
 
