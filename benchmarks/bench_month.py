@@ -67,13 +67,21 @@ def main() -> None:
     )
     ap.add_argument("--city-result", type=Path, default=None)
     ap.add_argument("--keep", action="store_true", help="keep the work directory afterwards")
+    ap.add_argument(
+        "--resume",
+        action="store_true",
+        help="keep the outputs and figures of the steps an interrupted run finished (month_<N>.partial.json)",
+    )
     args = ap.parse_args()
     work = args.workdir / f"city_{args.entities}"
     out = Path(__file__).parent / "results" / f"month_{args.entities}.json"
-    if not (args.reuse or args.city) and work.exists():
+    partial = out.with_suffix(".partial.json")
+    done = json.loads(partial.read_text(encoding="utf-8")) if args.resume and partial.exists() else {}
+    if not (args.reuse or args.city or args.resume) and work.exists():
         shutil.rmtree(work)
-    for derived in ("data/validated", "data/features", "data/records", "data/roster", "data/plans", "reports"):
-        shutil.rmtree(work / derived, ignore_errors=True)  # every month step starts from nothing but the city
+    if not done:
+        for derived in ("data/validated", "data/features", "data/records", "data/roster", "data/plans", "reports"):
+            shutil.rmtree(work / derived, ignore_errors=True)  # every month step starts from nothing but the city
     params = str(prepare(work, args.entities, args.month))
     exe = str(Path(sys.executable).with_name("riskclass"))
     env_cwd = {"cwd": work}
@@ -105,8 +113,13 @@ def main() -> None:
         "plan": ["plan", "--month", plan_month],
     }
     for name, cmd in commands.items():
+        if name in done:
+            steps[name] = done[name]
+            continue
         steps[name] = measure([exe, *cmd, "--params", params], **env_cwd)
+        steps[name].pop("output")
         print(f"{name}: {steps[name]['seconds']} s, {steps[name]['peak_rss_gb']} GB", flush=True)
+        partial.write_text(json.dumps({k: v for k, v in steps.items() if k != "synth"}, indent=2), encoding="utf-8")
     for step in steps.values():
         step.pop("output", None)
     month_total = round(sum(steps[s]["seconds"] for s in MONTH_STEPS), 1)
@@ -119,10 +132,12 @@ def main() -> None:
         "month_steps": list(MONTH_STEPS),
         "month_total_s": month_total,
         "month_peak_rss_gb": max(steps[s]["peak_rss_gb"] for s in MONTH_STEPS),
+        "month_cpu_s": round(sum(steps[s].get("cpu_s") or 0 for s in MONTH_STEPS), 1),
         "synth_peak_rss_gb": steps["synth"].get("peak_rss_gb"),
         "alive_entities": _alive(work, args.month),
     }
     out.write_text(json.dumps(result, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    partial.unlink(missing_ok=True)
     print(json.dumps(result, ensure_ascii=False, indent=2))
     if not args.keep:
         if args.city:
