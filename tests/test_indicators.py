@@ -209,7 +209,35 @@ def fixture_indicators(tmp_path_factory) -> pd.DataFrame:
     report = ingest(raw, root / "validated", show_progress=False)
     assert report["totals"]["quarantined"] == 0
     build(root / "validated", load_catalog(ROOT / "indicators.yaml"), [AS_OF_MONTH], root / "features")
-    return load_month(root / "features", AS_OF_MONTH).set_index("uscc")
+    frame = load_month(root / "features", AS_OF_MONTH).set_index("uscc")
+    frame.attrs["validated"] = root / "validated"
+    return frame
+
+
+def test_the_month_file_is_streamed_with_the_bytes_of_one_table(fixture_indicators, tmp_path, monkeypatch):
+    """A 5 M-entity month does not fit DuckDB's memory limit as one result: it is written a row group at a time
+    from the query's stream, and must keep the bytes one table gave (here with groups of 2 rows)."""
+    import pyarrow.parquet as pq
+
+    import riskclass.indicators.builder as builder
+    from riskclass.periods import month_end
+
+    monkeypatch.setattr(builder, "MONTH_ROW_GROUP", 2)
+    catalog = load_catalog(ROOT / "indicators.yaml")
+    engine = builder.DuckDBEngine()
+    try:
+        engine.stage(fixture_indicators.attrs["validated"])
+        table = engine.compute(catalog, month_end(AS_OF_MONTH))
+        assert table.num_rows > 2
+        pq.write_table(
+            table.replace_schema_metadata(None), tmp_path / "one.parquet", compression="zstd", row_group_size=2
+        )
+        rows = engine.write(catalog, month_end(AS_OF_MONTH), tmp_path / "streamed.parquet")
+    finally:
+        engine.close()
+    assert rows == table.num_rows
+    assert (tmp_path / "one.parquet").read_bytes() == (tmp_path / "streamed.parquet").read_bytes()
+    assert not engine.spill.exists()  # DuckDB's spill folder goes with the engine
 
 
 def test_every_indicator_has_a_hand_worked_expectation():

@@ -10,13 +10,17 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
+import tempfile
 from collections.abc import Iterable
 from datetime import date
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from riskclass.indicators.catalog import Catalog, Indicator
@@ -82,13 +86,70 @@ def output_schema(catalog: Catalog) -> pa.Schema:
 
 def compute_asof(con: duckdb.DuckDBPyConnection, catalog: Catalog, as_of: date) -> pa.Table:
     """All indicators as of one date, on already-staged tables, as Arrow (no pandas copy). Rows sorted by USCC."""
+    table = _month_query(con, catalog, as_of).to_arrow_table()  # con.execute(...) would copy the rows once more
+    # the row order is part of the output's bytes: enforce it here rather than trust the result stream
+    return table.sort_by("uscc")
+
+
+def _month_query(con: duckdb.DuckDBPyConnection, catalog: Catalog, as_of: date):
     create_asof_views(con, day_number(as_of))
     subs, sql = asof_query(catalog, as_of)
     for sub, indicators in subs:
         _check_compiles(con, sub, indicators, as_of)
-    table = con.sql(sql).to_arrow_table()  # con.execute(...) would copy the rows once more
-    # the row order is part of the output's bytes: enforce it here rather than trust the result stream
-    return table.sort_by("uscc")
+    return con.sql(sql)
+
+
+MONTH_ROW_GROUP = 1024 * 1024  # pyarrow's default row group: the bytes one write_table of the month gave
+
+
+def write_asof(con: duckdb.DuckDBPyConnection, catalog: Catalog, as_of: date, path: Path) -> int:
+    """Write the month file at ``path`` from the query's result stream, a row group at a time: the month never sits
+    in memory whole (at 5 M entities it is ≈ 5 GB, more than DuckDB's memory limit). The same bytes as
+    ``pq.write_table(compute_asof(...))``; rows that do not arrive in USCC order fall back to that. Returns the rows."""
+    reader = _month_query(con, catalog, as_of).fetch_arrow_reader(batch_size=MONTH_ROW_GROUP)
+    writer, pending, rows, last = None, [], 0, None
+    try:
+        for batch in reader:
+            if batch.num_rows == 0:
+                continue
+            uscc = batch.column("uscc")
+            if (last is not None and uscc[0].as_py() <= last) or not np.array_equal(
+                pc.sort_indices(uscc).to_numpy(), np.arange(len(uscc))
+            ):
+                raise _OutOfOrder
+            last = uscc[-1].as_py()
+            pending.append(pa.Table.from_batches([batch]))
+            rows += batch.num_rows
+            while sum(t.num_rows for t in pending) >= MONTH_ROW_GROUP:
+                writer = _write_group(writer, pending, path)
+        if pending:
+            writer = _write_group(writer, pending, path)
+        if writer is None:  # no row at all: as before
+            raise _OutOfOrder
+    except _OutOfOrder:
+        if writer is not None:
+            writer.close()
+        table = compute_asof(con, catalog, as_of)
+        pq.write_table(table.replace_schema_metadata(None), path, compression="zstd")
+        return table.num_rows
+    writer.close()
+    return rows
+
+
+class _OutOfOrder(Exception):
+    pass
+
+
+def _write_group(writer, pending: list[pa.Table], path: Path):
+    """Write the first ``MONTH_ROW_GROUP`` rows of ``pending`` (all if fewer) as one row group; keep the rest."""
+    block = pa.concat_tables(pending)
+    head, rest = block.slice(0, MONTH_ROW_GROUP), block.slice(MONTH_ROW_GROUP)
+    head = head.replace_schema_metadata(None).combine_chunks()
+    if writer is None:
+        writer = pq.ParquetWriter(path, head.schema, compression="zstd")
+    writer.write_table(head, row_group_size=MONTH_ROW_GROUP)
+    pending[:] = [rest] if rest.num_rows else []
+    return writer
 
 
 class DuckDBEngine:
@@ -99,7 +160,10 @@ class DuckDBEngine:
     """
 
     def __init__(self, memory_limit: str = "4GB", threads: int = 2):
+        # where DuckDB spills what passes the memory limit (sorts, joins and staged tables of a large city)
+        self.spill = Path(tempfile.mkdtemp(prefix="riskclass-duckdb-"))
         self.con = connect(memory_limit, threads)
+        self.con.execute(f"SET temp_directory = '{self.spill.as_posix()}'")
 
     def stage(self, validated_dir: Path, feedback_dir: Path | None = None) -> None:
         stage(self.con, Path(validated_dir), feedback_dir)
@@ -107,8 +171,12 @@ class DuckDBEngine:
     def compute(self, catalog: Catalog, as_of: date) -> pa.Table:
         return compute_asof(self.con, catalog, as_of)
 
+    def write(self, catalog: Catalog, as_of: date, path: Path) -> int:
+        return write_asof(self.con, catalog, as_of, path)
+
     def close(self) -> None:
         self.con.close()
+        shutil.rmtree(self.spill, ignore_errors=True)
 
 
 def _check_compiles(con, sub: str, indicators: list[Indicator], as_of: date) -> None:
@@ -164,12 +232,11 @@ def build(
         engine.stage(Path(validated_dir), feedback_dir)
         task = progress.add_task("building indicators", total=len(months)) if progress else None
         for month in months:
-            table = engine.compute(catalog, month_end(month))
             with atomic_file(out_dir / f"{month}.parquet") as tmp:
-                pq.write_table(table.replace_schema_metadata(None), tmp, compression="zstd")
+                rows = write_month(engine, catalog, month_end(month), tmp)
             manifest["months"][month] = {
                 "as_of": str(month_end(month)),
-                "entities": table.num_rows,
+                "entities": rows,
                 "catalog_sha256": catalog.sha256,
                 "validated_dir": str(validated_dir),
             }
@@ -230,16 +297,24 @@ def build_one(
     out_dir.mkdir(parents=True, exist_ok=True)
     own = engine is None
     engine = engine or DuckDBEngine(memory_limit, threads)
+    target = out_dir / f"{month}.parquet"
     try:
         engine.stage(Path(validated_dir), feedback_dir)
-        table = engine.compute(catalog, month_end(month))
+        with atomic_file(target) as tmp:
+            write_month(engine, catalog, month_end(month), tmp)
     finally:
         if own:
             engine.close()
-    target = out_dir / f"{month}.parquet"
-    with atomic_file(target) as tmp:
-        pq.write_table(table.replace_schema_metadata(None), tmp, compression="zstd")
     return target
+
+
+def write_month(engine, catalog: Catalog, as_of: date, path: Path) -> int:
+    """The month file at ``path`` from ``engine``: streamed where the engine can (DuckDB), else from its table."""
+    if hasattr(engine, "write"):
+        return engine.write(catalog, as_of, path)
+    table = engine.compute(catalog, as_of)
+    pq.write_table(table.replace_schema_metadata(None), path, compression="zstd")
+    return table.num_rows
 
 
 def load_month(features_dir: Path, month: str) -> pd.DataFrame:
