@@ -34,7 +34,7 @@ ROOT = Path(__file__).resolve().parents[1]
 MONTH_STEPS = ("ingest", "classify", "warnings", "roster", "plan")
 
 
-def prepare(work: Path, entities: int, month: str) -> Path:
+def prepare(work: Path, entities: int, month: str, memory_limit: str | None = None) -> Path:
     """The work directory: params.yaml adjusted for a large city, the catalogs, the champion linked."""
     work.mkdir(parents=True, exist_ok=True)
     for name in ("indicators.yaml", "warnings.yaml", "legal_requirements.csv"):
@@ -46,6 +46,8 @@ def prepare(work: Path, entities: int, month: str) -> Path:
     p["synth"]["entities"] = entities
     p["plan"]["max_checks"] = 10**7
     p["classify"]["initial_history_months"] = 1
+    if memory_limit:
+        p["features"]["memory_limit"] = memory_limit  # DuckDB's: the 4 GB default is sized for cities up to ≈ 1 M
     path = work / "params.yaml"
     path.write_text(yaml.safe_dump(p, allow_unicode=True, sort_keys=False), encoding="utf-8")
     return path
@@ -67,6 +69,7 @@ def main() -> None:
     )
     ap.add_argument("--city-result", type=Path, default=None)
     ap.add_argument("--keep", action="store_true", help="keep the work directory afterwards")
+    ap.add_argument("--memory-limit", default=None, help="features.memory_limit for the city (DuckDB), e.g. 10GB")
     ap.add_argument(
         "--resume",
         action="store_true",
@@ -82,7 +85,7 @@ def main() -> None:
     if not done:
         for derived in ("data/validated", "data/features", "data/records", "data/roster", "data/plans", "reports"):
             shutil.rmtree(work / derived, ignore_errors=True)  # every month step starts from nothing but the city
-    params = str(prepare(work, args.entities, args.month))
+    params = str(prepare(work, args.entities, args.month, args.memory_limit))
     exe = str(Path(sys.executable).with_name("riskclass"))
     env_cwd = {"cwd": work}
     steps: dict[str, dict] = {}
