@@ -35,6 +35,7 @@ def fitted():
         depth=4,
         random_seed=1,
         verbose=0,
+        allow_writing_files=False,
         thread_count=1,
         max_ctr_complexity=1,
         monotone_constraints={"a": 1, "b": -1, "flag": 1},
