@@ -53,19 +53,11 @@ def main() -> None:
     workers = ["--workers", str(args.workers)] if args.workers else []
     ingest = measure([exe, "ingest", "--raw", str(work / "raw"), "--out", str(work / "validated"), *workers])
     ingest.pop("output")
-    summary = json.loads((work / "summary.json").read_text(encoding="utf-8"))
     report = json.loads((work / "validated" / "report.json").read_text(encoding="utf-8"))
-    raw_bytes = sum(f.stat().st_size for f in (work / "raw").iterdir())
     result = {
-        "entities": args.entities,
-        "months": args.months,
-        "machine": machine(),
-        "synth": synth,
+        **_city(args, work, synth),
         "ingest": ingest,
         "ingest_workers": args.workers or load_params()["ingest"]["workers"],
-        "raw_mb": round(raw_bytes / 2**20, 1),
-        "rows": {k: v["rows"] for k, v in summary["tables"].items()},
-        "rows_total": sum(v["rows"] for v in summary["tables"].values()),
         "quarantined": {k: v["quarantined"] for k, v in report["tables"].items()},
         "totals": report["totals"],
     }
@@ -75,6 +67,20 @@ def main() -> None:
         shutil.rmtree(work, ignore_errors=True)
 
 
+def _city(args, work: Path, synth: dict) -> dict:
+    """What a result says of the city: size, machine, synth figures, raw size and rows per table."""
+    summary = json.loads((work / "summary.json").read_text(encoding="utf-8"))
+    return {
+        "entities": args.entities,
+        "months": args.months,
+        "machine": machine(),
+        "synth": synth,
+        "raw_mb": round(sum(f.stat().st_size for f in (work / "raw").iterdir()) / 2**20, 1),
+        "rows": {k: v["rows"] for k, v in summary["tables"].items()},
+        "rows_total": sum(v["rows"] for v in summary["tables"].values()),
+    }
+
+
 def synth_only(exe: str, work: Path, args) -> None:
     """Generate a city (kept), measured; record time, peak RSS of the process tree and rows."""
     workers = ["--workers", str(args.synth_workers)] if args.synth_workers else []
@@ -82,17 +88,10 @@ def synth_only(exe: str, work: Path, args) -> None:
     synth = measure([*cmd, *workers])
     synth.pop("output")
     summary = json.loads((work / "summary.json").read_text(encoding="utf-8"))
-    raw_bytes = sum(f.stat().st_size for f in (work / "raw").iterdir())
     result = {
-        "entities": args.entities,
-        "months": args.months,
-        "machine": machine(),
-        "synth": synth,
+        **_city(args, work, synth),
         "shards": summary["generator"].get("shards", 1),
         "synth_workers": args.synth_workers or load_params()["synth"]["workers"],
-        "raw_mb": round(raw_bytes / 2**20, 1),
-        "rows": {k: v["rows"] for k, v in summary["tables"].items()},
-        "rows_total": sum(v["rows"] for v in summary["tables"].values()),
     }
     out = Path(__file__).parent / "results" / f"synth_{args.entities}.json"
     out.write_text(json.dumps(result, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
