@@ -97,16 +97,17 @@ def test_interrupted_build_leaves_every_month_old_or_new(validated, catalog, tmp
     out = tmp_path / "features"
     build(validated, catalog, MONTHS, out)
     before = snapshot(out)
-    real = builder.compute_asof
+    real = builder.write_asof  # the month file is streamed from DuckDB's result
     calls = []
 
-    def failing(con, cat, as_of):
+    def failing(con, cat, as_of, path):
         calls.append(as_of)
         if len(calls) == 2:
+            real(con, cat, as_of, path)  # the scratch file is written, then the run dies before the rename
             raise RuntimeError("interrupted")
-        return real(con, cat, as_of)
+        return real(con, cat, as_of, path)
 
-    monkeypatch.setattr(builder, "compute_asof", failing)
+    monkeypatch.setattr(builder, "write_asof", failing)
     with pytest.raises(RuntimeError, match="interrupted"):
         build(validated, catalog, MONTHS, out)
     after = snapshot(out)
