@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 
 from riskclass.indicators import build, builder, load_catalog
@@ -100,12 +102,13 @@ def test_interrupted_build_leaves_every_month_old_or_new(validated, catalog, tmp
     real = builder.write_asof  # the month file is streamed from DuckDB's result
     calls = []
 
-    def failing(con, cat, as_of, path):
+    def failing(con, cat, as_of, path, slice_entities=None):
         calls.append(as_of)
         if len(calls) == 2:
-            real(con, cat, as_of, path)  # the scratch file is written, then the run dies before the rename
+            # the scratch file is written, then the run dies before the rename
+            real(con, cat, as_of, path, slice_entities)
             raise RuntimeError("interrupted")
-        return real(con, cat, as_of, path)
+        return real(con, cat, as_of, path, slice_entities)
 
     monkeypatch.setattr(builder, "write_asof", failing)
     with pytest.raises(RuntimeError, match="interrupted"):
@@ -125,3 +128,27 @@ def test_malformed_month_is_refused_before_any_write(validated, catalog, tmp_pat
         build(validated, catalog, ["2025-12", "2025-13x"], out)
     assert snapshot(out) == before
     assert not any(name.startswith(".") for name in os.listdir(out))
+
+
+def test_a_month_computed_in_uscc_slices_has_the_bytes_of_one_query(small_city_ingested, catalog, tmp_path):
+    """Large cities compute a month a slice of USCCs at a time; relationships cross slices (a shared address,
+    a legal representative of entities in other slices), so every aggregate must still see the whole city."""
+    validated, _ = small_city_ingested
+    whole = builder.build_one(validated, catalog, "2025-12", tmp_path / "whole")
+    sliced = builder.build_one(validated, catalog, "2025-12", tmp_path / "sliced", slice_entities=317)
+    assert sliced.read_bytes() == whole.read_bytes()
+
+    engine = builder.DuckDBEngine(slice_entities=317)
+    try:
+        engine.stage(validated)
+        builder.create_asof_views(engine.con, builder.day_number(builder.month_end("2025-12")))
+        ranges = builder.slice_ranges(engine.con, 317)
+        sizes = [
+            engine.con.sql(f"SELECT count(*) FROM v_entities{builder._range_predicate(r)}").fetchall()[0][0]
+            for r in ranges
+        ]
+    finally:
+        engine.close()
+    assert len(ranges) > 5 and max(sizes) <= 317 and sum(sizes) == pq.ParquetFile(whole).metadata.num_rows
+    assert ranges[0][0] is None and ranges[-1][1] is None
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(ranges))  # contiguous, no gap or overlap

@@ -602,6 +602,7 @@ class Features(_Model):
     panel_from: Month
     memory_limit: Annotated[str, _matches(r"0*[1-9]\d*(\.\d+)?\s*[KMGT]i?B", "a size like 4GB or 512MB", re.I)]
     threads: Count
+    slice_entities: Count
 
     @model_validator(mode="after")
     def _order(self) -> Features:

@@ -377,6 +377,7 @@ def _rebuild_indicators(p: dict, record: Record, catalog, result: AuditResult) -
             Path(tmp),
             memory_limit=fp["memory_limit"],
             threads=fp["threads"],
+            slice_entities=fp["slice_entities"],
             feedback_dir=Path(fp["feedback_dir"]),
         )
         if sha256_file(path) != record.manifest["files"]["features.parquet"]:

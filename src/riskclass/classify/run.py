@@ -132,6 +132,7 @@ def _classify_into(
         staging / "indicators",
         memory_limit=fp["memory_limit"],
         threads=fp["threads"],
+        slice_entities=fp["slice_entities"],
         feedback_dir=Path(fp["feedback_dir"]),
         engine=engine,
     )

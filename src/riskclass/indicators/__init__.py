@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from riskclass.indicators.builder import build, load_month
+from riskclass.indicators.builder import build, load_month, month_columns
 from riskclass.indicators.catalog import Catalog, CatalogError, load_catalog
 from riskclass.indicators.report import summarise, to_html
 from riskclass.io import write_json
@@ -38,11 +38,12 @@ def run(
         Path(fp["out_dir"]),
         memory_limit=fp["memory_limit"],
         threads=fp["threads"],
+        slice_entities=fp["slice_entities"],
         progress=progress,
         feedback_dir=Path(fp["feedback_dir"]),
         engine=engine,
     )
-    frame = load_month(Path(fp["out_dir"]), month)
+    frame = month_columns(Path(fp["out_dir"]), month)  # read a column at a time: the month may not fit as a frame
     summary = summarise(frame, catalog)
     reports_dir.mkdir(parents=True, exist_ok=True)
     (reports_dir / "indicator_report.html").write_text(to_html(summary, month, catalog, len(frame)), encoding="utf-8")

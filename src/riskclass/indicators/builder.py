@@ -8,6 +8,7 @@ tables once and evaluates many month ends on them.
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import shutil
@@ -17,7 +18,6 @@ from datetime import date
 from pathlib import Path
 
 import duckdb
-import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -25,7 +25,7 @@ import pyarrow.parquet as pq
 
 from riskclass.indicators.catalog import Catalog, Indicator
 from riskclass.indicators.sources import connect, create_asof_views, stage
-from riskclass.io import atomic_file, write_json
+from riskclass.io import ParquetColumns, atomic_file, write_json
 from riskclass.periods import month_end
 
 _EPOCH = date(1970, 1, 1)
@@ -48,16 +48,22 @@ def _quote(code: str) -> str:
     return '"' + code.replace('"', '""') + '"'
 
 
-def asof_query(catalog: Catalog, as_of: date) -> tuple[list[tuple[str, list[Indicator]]], str]:
+def asof_query(
+    catalog: Catalog, as_of: date, uscc_range: tuple[str | None, str | None] | None = None
+) -> tuple[list[tuple[str, list[Indicator]]], str]:
     """The month's indicator query over the as-of views (DuckDB SQL, the one definition both engines run):
-    the per-source sub-queries with their indicators, and the full query (population, defaults, order)."""
+    the per-source sub-queries with their indicators, and the full query (population, defaults, order).
+
+    ``uscc_range`` (low inclusive, high exclusive, ``None`` open) restricts the population and every source's
+    aggregate to one slice of USCCs; the slices of a month in USCC order give the month's rows in order."""
+    where = _range_predicate(uscc_range)
     subs, joins, selects = [], [], []
     for i, (source, indicators) in enumerate(catalog.by_source().items()):
         cols = ", ".join(f"{render_sql(ind, as_of)} AS {_quote(ind.code)}" for ind in indicators)
         if source == "entities":
-            sub = f"SELECT uscc, {cols} FROM v_entities"
+            sub = f"SELECT uscc, {cols} FROM v_entities{where}"
         else:
-            sub = f"SELECT uscc, {cols} FROM v_{source} GROUP BY uscc"
+            sub = f"SELECT uscc, {cols} FROM v_{source}{where} GROUP BY uscc"
         subs.append((sub, indicators))
         joins.append(f"LEFT JOIN ({sub}) s{i} ON s{i}.uscc = p.uscc")
         for ind in indicators:
@@ -70,10 +76,23 @@ def asof_query(catalog: Catalog, as_of: date) -> tuple[list[tuple[str, list[Indi
     selects.sort(key=lambda item: order[item[0]])
     sql = (
         f"SELECT p.uscc, CAST(DATE '{as_of.isoformat()}' AS TIMESTAMP) AS as_of, "
-        f"{', '.join(s for _, s in selects)} FROM (SELECT uscc FROM v_entities) p "
+        f"{', '.join(s for _, s in selects)} FROM (SELECT uscc FROM v_entities{where}) p "
         f"{' '.join(joins)} ORDER BY p.uscc"
     )
     return subs, sql
+
+
+def _range_predicate(uscc_range: tuple[str | None, str | None] | None) -> str:
+    if uscc_range is None:
+        return ""
+    low, high = uscc_range
+    terms = [f"uscc >= {_literal(low)}" if low is not None else None, f"uscc < {_literal(high)}" if high else None]
+    terms = [t for t in terms if t]
+    return f" WHERE {' AND '.join(terms)}" if terms else ""
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
 
 
 def output_schema(catalog: Catalog) -> pa.Schema:
@@ -86,42 +105,56 @@ def output_schema(catalog: Catalog) -> pa.Schema:
 
 def compute_asof(con: duckdb.DuckDBPyConnection, catalog: Catalog, as_of: date) -> pa.Table:
     """All indicators as of one date, on already-staged tables, as Arrow (no pandas copy). Rows sorted by USCC."""
-    table = _month_query(con, catalog, as_of).to_arrow_table()  # con.execute(...) would copy the rows once more
+    _prepare(con, catalog, as_of)
+    table = con.sql(asof_query(catalog, as_of)[1]).to_arrow_table()  # con.execute(...) would copy the rows again
     # the row order is part of the output's bytes: enforce it here rather than trust the result stream
     return table.sort_by("uscc")
 
 
-def _month_query(con: duckdb.DuckDBPyConnection, catalog: Catalog, as_of: date):
+def _prepare(con: duckdb.DuckDBPyConnection, catalog: Catalog, as_of: date) -> None:
     create_asof_views(con, day_number(as_of))
-    subs, sql = asof_query(catalog, as_of)
-    for sub, indicators in subs:
+    for sub, indicators in asof_query(catalog, as_of)[0]:
         _check_compiles(con, sub, indicators, as_of)
-    return con.sql(sql)
+
+
+def slice_ranges(con: duckdb.DuckDBPyConnection, slice_entities: int) -> list[tuple[str | None, str | None]]:
+    """USCC ranges of at most ``slice_entities`` entities alive on the views' date, in USCC order, covering all."""
+    count = con.sql("SELECT count(*) FROM v_entities").fetchall()[0][0]
+    if count <= slice_entities:
+        return [(None, None)]
+    usccs = con.sql("SELECT uscc FROM v_entities ORDER BY uscc").to_arrow_table().column("uscc")
+    bounds = [None] + [usccs[k].as_py() for k in range(slice_entities, count, slice_entities)] + [None]
+    return list(itertools.pairwise(bounds))
 
 
 MONTH_ROW_GROUP = 1024 * 1024  # pyarrow's default row group: the bytes one write_table of the month gave
 
 
-def write_asof(con: duckdb.DuckDBPyConnection, catalog: Catalog, as_of: date, path: Path) -> int:
+def write_asof(
+    con: duckdb.DuckDBPyConnection, catalog: Catalog, as_of: date, path: Path, slice_entities: int | None = None
+) -> int:
     """Write the month file at ``path`` from the query's result stream, a row group at a time: the month never sits
-    in memory whole (at 5 M entities it is ≈ 5 GB, more than DuckDB's memory limit). The same bytes as
-    ``pq.write_table(compute_asof(...))``; rows that do not arrive in USCC order fall back to that. Returns the rows."""
-    reader = _month_query(con, catalog, as_of).fetch_arrow_reader(batch_size=MONTH_ROW_GROUP)
+    in memory whole (at 5 M entities it is ≈ 5 GB, more than DuckDB's memory limit). With ``slice_entities`` the
+    month is computed one USCC slice after another, so every join and aggregate holds one slice (a 5 M city's
+    single query passes 10 GB). The same bytes as ``pq.write_table(compute_asof(...))``; rows that do not arrive
+    in USCC order fall back to that. Returns the rows."""
+    _prepare(con, catalog, as_of)
+    ranges = slice_ranges(con, slice_entities) if slice_entities else [(None, None)]
     writer, pending, rows, last = None, [], 0, None
     try:
-        for batch in reader:
-            if batch.num_rows == 0:
-                continue
-            uscc = batch.column("uscc")
-            if (last is not None and uscc[0].as_py() <= last) or not np.array_equal(
-                pc.sort_indices(uscc).to_numpy(), np.arange(len(uscc))
-            ):
-                raise _OutOfOrder
-            last = uscc[-1].as_py()
-            pending.append(pa.Table.from_batches([batch]))
-            rows += batch.num_rows
-            while sum(t.num_rows for t in pending) >= MONTH_ROW_GROUP:
-                writer = _write_group(writer, pending, path)
+        for uscc_range in ranges:
+            sql = asof_query(catalog, as_of, uscc_range)[1]
+            for batch in con.sql(sql).fetch_arrow_reader(batch_size=MONTH_ROW_GROUP):
+                if batch.num_rows == 0:
+                    continue
+                uscc = batch.column("uscc")
+                if (last is not None and uscc[0].as_py() <= last) or not _increasing(uscc):
+                    raise _OutOfOrder
+                last = uscc[-1].as_py()
+                pending.append(pa.Table.from_batches([batch]))
+                rows += batch.num_rows
+                while sum(t.num_rows for t in pending) >= MONTH_ROW_GROUP:
+                    writer = _write_group(writer, pending, path)
         if pending:
             writer = _write_group(writer, pending, path)
         if writer is None:  # no row at all: as before
@@ -134,6 +167,10 @@ def write_asof(con: duckdb.DuckDBPyConnection, catalog: Catalog, as_of: date, pa
         return table.num_rows
     writer.close()
     return rows
+
+
+def _increasing(values: pa.Array) -> bool:
+    return len(values) < 2 or pc.all(pc.less(values.slice(0, len(values) - 1), values.slice(1))).as_py()
 
 
 class _OutOfOrder(Exception):
@@ -156,14 +193,17 @@ class DuckDBEngine:
     """The default engine of ``build``: an in-process DuckDB connection (riskclass.spark has the other one).
 
     An engine stages the validated tables once (``stage``) and computes one month as an Arrow table in the
-    month file's layout (``compute``).
+    month file's layout (``compute``), or streams it to a file in USCC slices of ``slice_entities`` (``write``).
     """
 
-    def __init__(self, memory_limit: str = "4GB", threads: int = 2):
-        # where DuckDB spills what passes the memory limit (sorts, joins and staged tables of a large city)
+    def __init__(self, memory_limit: str = "4GB", threads: int = 2, slice_entities: int | None = None):
+        # where DuckDB keeps the staged tables and spills what passes the memory limit. Staged in a database file,
+        # the tables are compressed and paged by DuckDB's buffer manager (a 5 M city's tables: 0.8 GB on disk,
+        # 3.7 GB in an in-memory database, which left no room under a 4 GB limit for the month's query).
         self.spill = Path(tempfile.mkdtemp(prefix="riskclass-duckdb-"))
-        self.con = connect(memory_limit, threads)
+        self.con = connect(memory_limit, threads, self.spill / "staged.duckdb")
         self.con.execute(f"SET temp_directory = '{self.spill.as_posix()}'")
+        self.slice_entities = slice_entities
 
     def stage(self, validated_dir: Path, feedback_dir: Path | None = None) -> None:
         stage(self.con, Path(validated_dir), feedback_dir)
@@ -172,7 +212,7 @@ class DuckDBEngine:
         return compute_asof(self.con, catalog, as_of)
 
     def write(self, catalog: Catalog, as_of: date, path: Path) -> int:
-        return write_asof(self.con, catalog, as_of, path)
+        return write_asof(self.con, catalog, as_of, path, self.slice_entities)
 
     def close(self) -> None:
         self.con.close()
@@ -201,6 +241,7 @@ def build(
     *,
     memory_limit: str = "4GB",
     threads: int = 2,
+    slice_entities: int | None = None,
     progress=None,
     feedback_dir: Path | None = None,
     engine=None,
@@ -227,7 +268,7 @@ def build(
         "months": _manifest_months(out_dir),
     }
     own = engine is None
-    engine = engine or DuckDBEngine(memory_limit, threads)
+    engine = engine or DuckDBEngine(memory_limit, threads, slice_entities)
     try:
         engine.stage(Path(validated_dir), feedback_dir)
         task = progress.add_task("building indicators", total=len(months)) if progress else None
@@ -288,6 +329,7 @@ def build_one(
     *,
     memory_limit: str = "4GB",
     threads: int = 2,
+    slice_entities: int | None = None,
     feedback_dir: Path | None = None,
     engine=None,
 ) -> Path:
@@ -296,7 +338,7 @@ def build_one(
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     own = engine is None
-    engine = engine or DuckDBEngine(memory_limit, threads)
+    engine = engine or DuckDBEngine(memory_limit, threads, slice_entities)
     target = out_dir / f"{month}.parquet"
     try:
         engine.stage(Path(validated_dir), feedback_dir)
@@ -317,8 +359,17 @@ def write_month(engine, catalog: Catalog, as_of: date, path: Path) -> int:
     return table.num_rows
 
 
-def load_month(features_dir: Path, month: str) -> pd.DataFrame:
+def month_path(features_dir: Path, month: str) -> Path:
     path = Path(features_dir) / f"{month}.parquet"
     if not path.exists():
         raise FileNotFoundError(f"{path}: no indicators for {month} (run `riskclass features --month {month}`)")
-    return pd.read_parquet(path)
+    return path
+
+
+def load_month(features_dir: Path, month: str) -> pd.DataFrame:
+    return pd.read_parquet(month_path(features_dir, month))
+
+
+def month_columns(features_dir: Path, month: str) -> ParquetColumns:
+    """The month's indicators read one column at a time (``load_month`` reads the whole frame)."""
+    return ParquetColumns(month_path(features_dir, month))

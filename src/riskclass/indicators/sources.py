@@ -78,8 +78,8 @@ def _source_columns() -> dict[str, set[str]]:
 SOURCE_COLUMNS: dict[str, set[str]] = _source_columns()
 
 
-def connect(memory_limit: str, threads: int) -> duckdb.DuckDBPyConnection:
-    con = duckdb.connect()
+def connect(memory_limit: str, threads: int, database: Path | str = ":memory:") -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect(str(database))
     con.execute(f"SET memory_limit = '{memory_limit}'")
     con.execute(f"SET threads = {int(threads)}")
     con.execute("SET preserve_insertion_order = false")

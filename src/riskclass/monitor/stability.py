@@ -31,6 +31,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from riskclass.io import ParquetColumns
+
 STABILITY_FILE = "stability.json"
 SCORE = "score"
 READINGS = ("stable", "watch", "shifted")
@@ -194,7 +196,7 @@ class MonthColumns:
     def _read(self, column: str) -> pd.Series:
         if isinstance(self.features, pd.DataFrame):
             return self.features[column].reset_index(drop=True)
-        return pd.read_parquet(self.features, columns=[column])[column]
+        return ParquetColumns(self.features)[column]
 
     def __getitem__(self, column: str) -> pd.Series:
         return self.score if column == SCORE else self._read(column)
