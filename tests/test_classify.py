@@ -400,3 +400,22 @@ def test_a_record_sealed_without_domain_grades_verifies_and_reproduces(fork, mon
     record = store_of(p).current("2026-10")
     assert not (record.path / "domain_grades.parquet").exists() and "domain_sources" not in record.manifest
     assert verify(p, "2026-10").problems == [] and reproduce(p, "2026-10").problems == []
+
+
+def test_classes_from_the_snapshot_file_in_chunks_are_those_of_the_whole_frame(world, monkeypatch):
+    """A large month is classified from its Parquet file a chunk at a time; chunk edges change no row."""
+    from riskclass.classify import outputs
+    from riskclass.indicators import load_catalog
+    from riskclass.model.risk_model import RiskModel
+
+    p, _root = world
+    store = store_of(p)
+    record = store.current("2026-09")
+    params = json.loads((record.path / "params.json").read_text(encoding="utf-8"))
+    model = RiskModel.load(store.model_path(record.manifest["model"]["id"]))
+    catalog = load_catalog(record.path / "indicators.yaml")
+    whole = outputs.classify_frame(pd.read_parquet(record.features_path), model, params, "2026-09", catalog)
+    monkeypatch.setattr(outputs, "CLASSIFY_CHUNK", 173)  # chunks that cut the file's row groups anywhere
+    chunked = outputs.classify_frame(record.features_path, model, params, "2026-09", catalog)
+    pd.testing.assert_frame_equal(chunked, whole)
+    pd.testing.assert_frame_equal(chunked, pd.read_parquet(record.classes_path))

@@ -309,10 +309,10 @@ def reproduce(p: dict, month: str, revision: int | None = None) -> AuditResult:
     with tempfile.TemporaryDirectory(prefix="riskclass-reproduce-") as tmp:
         try:
             model = RiskModel.load(model_dir)
-            frame = pd.read_parquet(record.features_path)
-            write_outputs(Path(tmp), frame, model, params, month, catalog, previous)
+            features = record.features_path  # read in chunks and columns, as the classification read it
+            write_outputs(Path(tmp), features, model, params, month, catalog, previous)
             if STABILITY_FILE in manifest["files"]:
-                write_stability(Path(tmp), month, frame, model, params, prev)
+                write_stability(Path(tmp), month, features, model, params, prev)
         except Exception as exc:  # a corrupted model or input: report what failed and why, do not crash
             result.problems.append(f"{record.label}: the month could not be recomputed ({type(exc).__name__}: {exc})")
         else:

@@ -21,6 +21,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from riskclass import codes
 from riskclass.classify.overrides import apply_overrides, validate_rules
@@ -101,16 +103,25 @@ def assign_classes(
     return probability, score, model_class, final, fired
 
 
-def classify_frame(frame: pd.DataFrame, model: RiskModel, params: dict, month: str, catalog) -> pd.DataFrame:
-    """The month's classes of the indicator snapshot ``frame`` (sorted by USCC): every column of ``RESULT_COLUMNS``."""
+def classify_frame(features: pd.DataFrame | Path, model: RiskModel, params: dict, month: str, catalog) -> pd.DataFrame:
+    """The month's classes of the indicator snapshot (sorted by USCC): every column of ``RESULT_COLUMNS``.
+
+    ``features``: the snapshot as a frame, or the path of its Parquet file, then read ``CLASSIFY_CHUNK`` rows at a
+    time (a 5 M-entity month is ≈ 5 GB as one frame); each row's result depends on that row alone."""
     validate_rules(params["overrides"], set(catalog.codes))
     if params.get("contributions") != CONTRIBUTIONS:  # a record sealed before the leaf tables: its own batches
+        frame = pd.read_parquet(features) if isinstance(features, str | Path) else features
         return _legacy_classify_frame(frame, model, params, month, catalog)
-    parts = [
-        classify_part(frame.iloc[i : i + CLASSIFY_CHUNK], model, params, month, catalog)
-        for i in range(0, len(frame), CLASSIFY_CHUNK)
-    ]
-    out = pd.concat(parts, ignore_index=True) if parts else classify_part(frame, model, params, month, catalog)
+    if isinstance(features, str | Path):
+        batches = pq.ParquetFile(features).iter_batches(batch_size=CLASSIFY_CHUNK)
+        chunks = (pa.Table.from_batches([b]).to_pandas() for b in batches)
+    else:
+        chunks = (features.iloc[i : i + CLASSIFY_CHUNK] for i in range(0, len(features), CLASSIFY_CHUNK))
+    parts = [classify_part(chunk, model, params, month, catalog) for chunk in chunks]
+    if not parts:  # no entity: the empty result with its columns
+        empty = pq.read_table(features).to_pandas() if isinstance(features, str | Path) else features
+        return classify_part(empty, model, params, month, catalog)
+    out = pd.concat(parts, ignore_index=True)
     return out.sort_values("uscc", kind="stable").reset_index(drop=True)
 
 
@@ -162,7 +173,7 @@ def _legacy_classify_frame(frame: pd.DataFrame, model: RiskModel, params: dict, 
 
 
 def write_stability(
-    folder: Path, month: str, frame: pd.DataFrame, model: RiskModel, params: dict, previous: Record | None
+    folder: Path, month: str, features: pd.DataFrame | Path, model: RiskModel, params: dict, previous: Record | None
 ) -> dict | None:
     """Write ``stability.json`` for the classes already in ``folder``; None when ``params`` predate monitoring.
 
@@ -172,7 +183,7 @@ def write_stability(
         return None
     scores = pd.read_parquet(Path(folder) / "classes.parquet", columns=["uscc", "score"])
     before = sealed_month_frames(previous)
-    result = month_stability(month, frame, scores, model, model.profile, params["monitor"], before)
+    result = month_stability(month, features, scores, model, model.profile, params["monitor"], before)
     (Path(folder) / STABILITY_FILE).write_bytes(_json_bytes(result))
     return result
 
@@ -183,7 +194,7 @@ def _json_bytes(obj) -> bytes:
 
 def write_outputs(
     folder: Path,
-    frame: pd.DataFrame,
+    features: pd.DataFrame | Path,
     model: RiskModel,
     params: dict,
     month: str,
@@ -194,10 +205,11 @@ def write_outputs(
     """Write the month's classes, summary, report and parameters into ``folder``; return the summary.
 
     ``classifier``: ``classify_frame`` or a function with its signature and result that computes it elsewhere
-    (``riskclass.spark.scoring.spark_classifier``: the same function on each Spark partition).
+    (``riskclass.spark.scoring.spark_classifier``: the same function on each Spark partition). ``features``: the
+    indicator snapshot as a frame or the path of its Parquet file (read in chunks).
     """
     check_score_mapping(model, params)
-    result = classifier(frame, model, params, month, catalog)
+    result = classifier(features, model, params, month, catalog)
     summary = summarise(result, previous, params["overrides"], {i.code: i.name_zh for i in catalog.indicators})
     folder = Path(folder)
     write_parquet(result, folder / "classes.parquet")

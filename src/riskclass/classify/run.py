@@ -141,10 +141,10 @@ def _classify_into(
     shutil.copyfile(catalog_path, staging / "indicators.yaml")
     previous = store.current(previous_month(month))
     params = used_params(p)
-    frame = pd.read_parquet(staging / "features.parquet")
+    features = staging / "features.parquet"  # read in chunks and columns: a large month does not fit as a frame
     summary = write_outputs(
         staging,
-        frame,
+        features,
         model,
         params,
         month,
@@ -152,8 +152,8 @@ def _classify_into(
         pd.read_parquet(previous.classes_path) if previous else None,
         **({"classifier": classifier} if classifier else {}),
     )
-    write_stability(staging, month, frame, model, params, previous)
-    domain_sources = _domain_grades(staging, Path(fp["validated_dir"]), month, frame)
+    write_stability(staging, month, features, model, params, previous)
+    domain_sources = _domain_grades(staging, Path(fp["validated_dir"]), month, features)
     revision = store.next_revision(month)
     manifest = build_manifest(
         staging,
@@ -177,10 +177,10 @@ def _classify_into(
     return summary, store.seal(month, staging, kind, reason, by)
 
 
-def _domain_grades(staging: Path, validated: Path, month: str, frame: pd.DataFrame) -> dict[str, str]:
+def _domain_grades(staging: Path, validated: Path, month: str, features: Path) -> dict[str, str]:
     """通用+专业: seal the month's domain inputs and grades (from the same snapshot and the classes just computed);
     return the hashes of the validated files they were read from."""
-    domains.seal_inputs(staging, validated, month, frame)
+    domains.seal_inputs(staging, validated, month, features)
     domains.write_grades(staging, month)
     return {name: sha256_file(path) for name, path in domains.source_files(validated).items()}
 

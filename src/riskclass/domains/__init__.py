@@ -38,7 +38,7 @@ GRADE_COLUMNS = [
 ]
 
 
-def build_inputs(validated_dir: Path, month: str, features: pd.DataFrame) -> pd.DataFrame:
+def build_inputs(validated_dir: Path, month: str, features: pd.DataFrame | Path) -> pd.DataFrame:
     """Every domain's indicator values for ``month``: one row per licensed entity and domain, from records
     known by the month end; the general-indicator parts come from the month's indicator snapshot."""
     src = Sources(Path(validated_dir), month, features)
@@ -108,7 +108,7 @@ def source_files(validated_dir: Path) -> dict[str, Path]:
     return {k: v for k, v in files.items() if v.exists()}
 
 
-def seal_inputs(folder: Path, validated_dir: Path, month: str, features: pd.DataFrame) -> None:
+def seal_inputs(folder: Path, validated_dir: Path, month: str, features: pd.DataFrame | Path) -> None:
     """Write the month's domain inputs and the points tables in force into a record being staged."""
     write_parquet(build_inputs(validated_dir, month, features), Path(folder) / INPUTS_FILE)
     tables = {d: points_table(d).model_dump(mode="json") for d in DOMAINS}

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 
 from riskclass import contract
 from riskclass.periods import add_months, month_end
@@ -36,11 +37,15 @@ FEATURES = {
 
 
 class Sources:
-    def __init__(self, validated_dir: Path, month: str, features: pd.DataFrame):
+    def __init__(self, validated_dir: Path, month: str, features: pd.DataFrame | Path):
+        """``features``: the month's indicator snapshot, or the path of its Parquet file (only its few columns
+        used here are read)."""
         self.dir, self.month = Path(validated_dir), month
         self.end = np.datetime64(month_end(month), "D")
-        cols = ["uscc", *(c for c in FEATURES.values() if c in features.columns)]
-        general = features[cols].rename(columns={v: k for k, v in FEATURES.items()})
+        present = pq.read_schema(features).names if isinstance(features, str | Path) else features.columns
+        cols = ["uscc", *(c for c in FEATURES.values() if c in present)]
+        chosen = pd.read_parquet(features, columns=cols) if isinstance(features, str | Path) else features[cols]
+        general = chosen.rename(columns={v: k for k, v in FEATURES.items()})
         self.general = general.set_index("uscc")
 
     def since(self, months: int) -> np.datetime64:
