@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 
 from riskclass.codes import CLASSES
 from riskclass.early_warning.catalog import (
@@ -239,7 +240,10 @@ def compute_month(p: dict, month: str, catalog: WarningCatalog | None = None, ad
         manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
         if manifest.get("inputs") == fingerprint:
             return {**manifest, "status": "unchanged"}
-    features = pd.read_parquet(record.features_path)
+    # only the indicators the catalog uses (month_frame names any the snapshot lacks): a large month is GBs whole
+    present = set(pq.read_schema(record.features_path).names)
+    columns = ["uscc", *(code for code in catalog.indicators() if code in present)]
+    features = pd.read_parquet(record.features_path, columns=list(dict.fromkeys(columns)))
     frame, table = month_frame(
         catalog,
         features,
