@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -121,6 +122,7 @@ def main() -> None:
             continue
         steps[name] = measure([exe, *cmd, "--params", params], **env_cwd)
         steps[name].pop("output")
+        steps[name]["load_average_1min_after"] = round(os.getloadavg()[0], 2)  # other work sharing the cores
         print(f"{name}: {steps[name]['seconds']} s, {steps[name]['peak_rss_gb']} GB", flush=True)
         partial.write_text(json.dumps({k: v for k, v in steps.items() if k != "synth"}, indent=2), encoding="utf-8")
     for step in steps.values():
