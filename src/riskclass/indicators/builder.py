@@ -140,6 +140,8 @@ def write_asof(
     in USCC order fall back to that. Returns the rows."""
     _prepare(con, catalog, as_of)
     ranges = slice_ranges(con, slice_entities) if slice_entities else [(None, None)]
+    if len(ranges) > 1:
+        _materialise_shared(con)
     writer, pending, rows, last = None, [], 0, None
     try:
         for uscc_range in ranges:
@@ -167,6 +169,16 @@ def write_asof(
         return table.num_rows
     writer.close()
     return rows
+
+
+# as-of views every slice reads whole (related entities lie anywhere in the city): computed once per month
+SHARED_VIEWS = ("v_all_entities", "v_state")
+
+
+def _materialise_shared(con: duckdb.DuckDBPyConnection) -> None:
+    for view in SHARED_VIEWS:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE month_{view} AS SELECT * FROM {view}")
+        con.execute(f"CREATE OR REPLACE TEMP VIEW {view} AS SELECT * FROM month_{view}")
 
 
 def _increasing(values: pa.Array) -> bool:
