@@ -94,12 +94,35 @@ def main() -> None:
     print()
     print("| city | core-hours (indicators + scoring) | executors | partitions (200 k rows) | features in memory |")
     print("|---|---:|---:|---:|---:|")
+    plans = {}
     for label, n in TARGETS.items():
         core_s = sum(spark_s.values()) * n / 1e6
         cores = core_s / (BUDGET_HOURS * 3600 * EFFICIENCY)
         executors = max(2, math.ceil(cores / EXECUTOR_CORES))
         gb = n * 127 * 8 / 2**30
+        plans[label] = (n, core_s, executors)
         print(f"| {label} | {core_s / 3600:.0f} | {executors} | {math.ceil(n / ROWS_PER_PARTITION):,} | {gb:.0f} GB |")
+    # the steps that stay per bureau: each city (≤ 5 M entities, the measured size) ingests its own exports and
+    # plans its own inspections on a machine of our kind, all cities at once; Spark builds and scores them all
+    local = [s for s in month if s != "classify"]
+    local_wall = sum(m5["steps"][s]["seconds"] for s in local)
+    local_peak = max(m5["steps"][s]["peak_rss_gb"] for s in local)
+    print()
+    print(
+        "The month on a cluster: per-city steps (" + " + ".join(local) + ") on one machine of our kind per city "
+        "of ≤ 5 M entities (the 5 M measurement), indicators and scoring on the Spark cluster above:"
+    )
+    print()
+    print("| city | city machines | per-city steps (each) | Spark indicators + scoring | month (wall) |")
+    print("|---|---:|---:|---:|---:|")
+    for label, (n, core_s, executors) in plans.items():
+        machines = math.ceil(n / 5_000_000)
+        spark_wall = core_s / (executors * EXECUTOR_CORES * EFFICIENCY)
+        print(
+            f"| {label} | {machines} × 2 cores, {local_peak:.0f} GB peak | {local_wall / 60:.0f} min | "
+            f"{spark_wall / 3600:.1f} h on {executors} × {EXECUTOR_CORES} cores | "
+            f"{(local_wall + spark_wall) / 3600:.1f} h |"
+        )
 
 
 if __name__ == "__main__":
