@@ -86,8 +86,9 @@ def _range_predicate(uscc_range: tuple[str | None, str | None] | None) -> str:
     if uscc_range is None:
         return ""
     low, high = uscc_range
-    terms = [f"uscc >= {_literal(low)}" if low is not None else None, f"uscc < {_literal(high)}" if high else None]
-    terms = [t for t in terms if t]
+    terms = ([f"uscc >= {_literal(low)}"] if low is not None else []) + (
+        [f"uscc < {_literal(high)}"] if high is not None else []
+    )
     return f" WHERE {' AND '.join(terms)}" if terms else ""
 
 
