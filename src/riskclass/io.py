@@ -55,6 +55,47 @@ def write_parquet(frame: pd.DataFrame, path: Path, private: bool = False) -> Non
     Path(path).chmod(PRIVATE_FILE_MODE if private else FILE_MODE)
 
 
+ROW_GROUP = 1024 * 1024  # pyarrow's default row group size: what one write_table of the whole table uses
+
+
+class RowGroupWriter:
+    """One Parquet file written from a stream of Arrow tables in row groups of ``row_group`` rows cut across them:
+    the bytes one ``pq.write_table`` of their concatenation gives (the same options), without holding it whole."""
+
+    def __init__(self, path: Path, row_group: int = ROW_GROUP, **options):
+        self.path, self.row_group, self.options = Path(path), row_group, options or PARQUET_OPTIONS
+        self.pending: list[pa.Table] = []
+        self.rows = 0
+        self.writer: pq.ParquetWriter | None = None
+
+    def write(self, table: pa.Table) -> None:
+        self.pending.append(table)
+        self.rows += table.num_rows
+        while self.rows >= self.row_group:
+            self._flush()
+
+    def close(self) -> bool:
+        """Write what is left; True when the file was written (False: no row came, no file)."""
+        if self.rows:
+            self._flush()
+        if self.writer is None:
+            return False
+        self.writer.close()
+        return True
+
+    def abort(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+
+    def _flush(self) -> None:
+        block = pa.concat_tables(self.pending)
+        head, rest = block.slice(0, self.row_group), block.slice(self.row_group)
+        if self.writer is None:
+            self.writer = pq.ParquetWriter(self.path, head.schema, **self.options)
+        self.writer.write_table(head.combine_chunks(), row_group_size=self.row_group)
+        self.pending, self.rows = [rest], rest.num_rows
+
+
 class ParquetParts:
     """One Parquet file written frame by frame (a large table validated in chunks), with ``write_parquet``'s
     options; only the Arrow form of a part is kept, and only until the column types are known.
@@ -98,6 +139,16 @@ class ParquetParts:
             self.writer.close()
         self.pending, self.writer = [], None
         self.path.chmod(PRIVATE_FILE_MODE if self.private else FILE_MODE)
+
+
+def read_present(source: pd.DataFrame | Path, columns) -> pd.DataFrame:
+    """Those of ``columns`` that ``source`` has (a frame, or a Parquet file of which only they are read), in the
+    order given, each once."""
+    wanted = list(dict.fromkeys(columns))
+    if isinstance(source, pd.DataFrame):
+        return source[[c for c in wanted if c in source.columns]]
+    present = set(pq.read_schema(source).names)
+    return pd.read_parquet(source, columns=[c for c in wanted if c in present])
 
 
 class ParquetColumns:

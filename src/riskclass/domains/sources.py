@@ -7,9 +7,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pyarrow.parquet as pq
 
 from riskclass import contract
+from riskclass.io import read_present
 from riskclass.periods import add_months, month_end
 
 # validated tables the graders read (besides the month's indicator snapshot)
@@ -42,10 +42,9 @@ class Sources:
         used here are read)."""
         self.dir, self.month = Path(validated_dir), month
         self.end = np.datetime64(month_end(month), "D")
-        present = pq.read_schema(features).names if isinstance(features, str | Path) else features.columns
-        cols = ["uscc", *(c for c in FEATURES.values() if c in present)]
-        chosen = pd.read_parquet(features, columns=cols) if isinstance(features, str | Path) else features[cols]
-        general = chosen.rename(columns={v: k for k, v in FEATURES.items()})
+        general = read_present(features, ["uscc", *FEATURES.values()]).rename(
+            columns={v: k for k, v in FEATURES.items()}
+        )
         self.general = general.set_index("uscc")
 
     def since(self, months: int) -> np.datetime64:

@@ -26,7 +26,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pyarrow.parquet as pq
 
 from riskclass.codes import CLASSES
 from riskclass.early_warning.catalog import (
@@ -38,7 +37,7 @@ from riskclass.early_warning.catalog import (
     load_warning_catalog,
 )
 from riskclass.indicators.catalog import load_catalog
-from riskclass.io import atomic_file, write_json, write_parquet
+from riskclass.io import atomic_file, read_present, write_json, write_parquet
 from riskclass.periods import add_months, check_month, previous_month
 from riskclass.records import RecordStore
 
@@ -241,9 +240,7 @@ def compute_month(p: dict, month: str, catalog: WarningCatalog | None = None, ad
         if manifest.get("inputs") == fingerprint:
             return {**manifest, "status": "unchanged"}
     # only the indicators the catalog uses (month_frame names any the snapshot lacks): a large month is GBs whole
-    present = set(pq.read_schema(record.features_path).names)
-    columns = ["uscc", *(code for code in catalog.indicators() if code in present)]
-    features = pd.read_parquet(record.features_path, columns=list(dict.fromkeys(columns)))
+    features = read_present(record.features_path, ["uscc", *catalog.indicators()])
     frame, table = month_frame(
         catalog,
         features,

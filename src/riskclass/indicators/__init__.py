@@ -43,14 +43,14 @@ def run(
         feedback_dir=Path(fp["feedback_dir"]),
         engine=engine,
     )
-    frame = month_columns(Path(fp["out_dir"]), month)  # read a column at a time: the month may not fit as a frame
-    summary = summarise(frame, catalog)
+    columns = month_columns(Path(fp["out_dir"]), month)  # a column at a time: the month may not fit as a frame
+    summary = summarise(columns, catalog)
     reports_dir.mkdir(parents=True, exist_ok=True)
-    (reports_dir / "indicator_report.html").write_text(to_html(summary, month, catalog, len(frame)), encoding="utf-8")
+    (reports_dir / "indicator_report.html").write_text(to_html(summary, month, catalog, len(columns)), encoding="utf-8")
     write_json(
         {
             "month": month,
-            "entities": len(frame),
+            "entities": len(columns),
             "indicators": len(catalog.indicators),
             "catalog_sha256": catalog.sha256,
             "mean_coverage": round(float(summary["coverage"].mean()), 4),

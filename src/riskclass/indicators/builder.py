@@ -25,7 +25,7 @@ import pyarrow.parquet as pq
 
 from riskclass.indicators.catalog import Catalog, Indicator
 from riskclass.indicators.sources import connect, create_asof_views, stage
-from riskclass.io import ParquetColumns, atomic_file, write_json
+from riskclass.io import ROW_GROUP, ParquetColumns, RowGroupWriter, atomic_file, write_json
 from riskclass.periods import month_end
 
 _EPOCH = date(1970, 1, 1)
@@ -107,6 +107,10 @@ def output_schema(catalog: Catalog) -> pa.Schema:
 def compute_asof(con: duckdb.DuckDBPyConnection, catalog: Catalog, as_of: date) -> pa.Table:
     """All indicators as of one date, on already-staged tables, as Arrow (no pandas copy). Rows sorted by USCC."""
     _prepare(con, catalog, as_of)
+    return _whole_month(con, catalog, as_of)
+
+
+def _whole_month(con: duckdb.DuckDBPyConnection, catalog: Catalog, as_of: date) -> pa.Table:
     table = con.sql(asof_query(catalog, as_of)[1]).to_arrow_table()  # con.execute(...) would copy the rows again
     # the row order is part of the output's bytes: enforce it here rather than trust the result stream
     return table.sort_by("uscc")
@@ -120,15 +124,13 @@ def _prepare(con: duckdb.DuckDBPyConnection, catalog: Catalog, as_of: date) -> N
 
 def slice_ranges(con: duckdb.DuckDBPyConnection, slice_entities: int) -> list[tuple[str | None, str | None]]:
     """USCC ranges of at most ``slice_entities`` entities alive on the views' date, in USCC order, covering all."""
-    count = con.sql("SELECT count(*) FROM v_entities").fetchall()[0][0]
-    if count <= slice_entities:
-        return [(None, None)]
     usccs = con.sql("SELECT uscc FROM v_entities ORDER BY uscc").to_arrow_table().column("uscc")
-    bounds = [None] + [usccs[k].as_py() for k in range(slice_entities, count, slice_entities)] + [None]
+    bounds = [None] + [usccs[k].as_py() for k in range(slice_entities, len(usccs), slice_entities)] + [None]
     return list(itertools.pairwise(bounds))
 
 
-MONTH_ROW_GROUP = 1024 * 1024  # pyarrow's default row group: the bytes one write_table of the month gave
+MONTH_OPTIONS = {"compression": "zstd"}  # how month files have always been written (pyarrow's other defaults)
+MONTH_ROW_GROUP = ROW_GROUP
 
 
 def write_asof(
@@ -143,7 +145,7 @@ def write_asof(
     ranges = slice_ranges(con, slice_entities) if slice_entities else [(None, None)]
     if len(ranges) > 1:
         _materialise_shared(con)
-    writer, pending, rows, last = None, [], 0, None
+    writer, rows, last = RowGroupWriter(path, MONTH_ROW_GROUP, **MONTH_OPTIONS), 0, None
     try:
         for uscc_range in ranges:
             sql = asof_query(catalog, as_of, uscc_range)[1]
@@ -154,22 +156,20 @@ def write_asof(
                 if (last is not None and uscc[0].as_py() <= last) or not _increasing(uscc):
                     raise _OutOfOrder
                 last = uscc[-1].as_py()
-                pending.append(pa.Table.from_batches([batch]))
+                writer.write(pa.Table.from_batches([batch]).replace_schema_metadata(None))
                 rows += batch.num_rows
-                while sum(t.num_rows for t in pending) >= MONTH_ROW_GROUP:
-                    writer = _write_group(writer, pending, path)
-        if pending:
-            writer = _write_group(writer, pending, path)
-        if writer is None:  # no row at all: as before
+        if not writer.close():  # no row at all: as before
             raise _OutOfOrder
     except _OutOfOrder:
-        if writer is not None:
-            writer.close()
-        table = compute_asof(con, catalog, as_of)
-        pq.write_table(table.replace_schema_metadata(None), path, compression="zstd")
+        writer.abort()
+        table = _whole_month(con, catalog, as_of)
+        write_month_table(table, path)
         return table.num_rows
-    writer.close()
     return rows
+
+
+def write_month_table(table: pa.Table, path: Path) -> None:
+    pq.write_table(table.replace_schema_metadata(None), path, **MONTH_OPTIONS)
 
 
 # as-of views every slice reads whole (related entities lie anywhere in the city): computed once per month
@@ -188,18 +188,6 @@ def _increasing(values: pa.Array) -> bool:
 
 class _OutOfOrder(Exception):
     pass
-
-
-def _write_group(writer, pending: list[pa.Table], path: Path):
-    """Write the first ``MONTH_ROW_GROUP`` rows of ``pending`` (all if fewer) as one row group; keep the rest."""
-    block = pa.concat_tables(pending)
-    head, rest = block.slice(0, MONTH_ROW_GROUP), block.slice(MONTH_ROW_GROUP)
-    head = head.replace_schema_metadata(None).combine_chunks()
-    if writer is None:
-        writer = pq.ParquetWriter(path, head.schema, compression="zstd")
-    writer.write_table(head, row_group_size=MONTH_ROW_GROUP)
-    pending[:] = [rest] if rest.num_rows else []
-    return writer
 
 
 class DuckDBEngine:
@@ -368,7 +356,7 @@ def write_month(engine, catalog: Catalog, as_of: date, path: Path) -> int:
     if hasattr(engine, "write"):
         return engine.write(catalog, as_of, path)
     table = engine.compute(catalog, as_of)
-    pq.write_table(table.replace_schema_metadata(None), path, compression="zstd")
+    write_month_table(table, path)
     return table.num_rows
 
 

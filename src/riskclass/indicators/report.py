@@ -7,10 +7,12 @@ import html
 import pandas as pd
 
 from riskclass.indicators.catalog import Catalog
+from riskclass.io import ParquetColumns
 
 
-def summarise(frame: pd.DataFrame, catalog: Catalog) -> pd.DataFrame:
-    """One row per indicator: labels, coverage (share ≠ default), missing share and quantiles."""
+def summarise(frame: pd.DataFrame | ParquetColumns, catalog: Catalog) -> pd.DataFrame:
+    """One row per indicator: labels, coverage (share ≠ default), missing share and quantiles. ``frame``: the month,
+    or its file read a column at a time."""
     rows = []
     n = len(frame)
     for ind in catalog.indicators:

@@ -316,18 +316,20 @@ def check_table_rules(table: Table, typed: pd.DataFrame, text: pd.DataFrame, fou
         )
 
 
-def members(values: pd.Series, keys: arrowtext.KeySet | pd.Index | set) -> np.ndarray:
-    """Which values are among ``keys``. A (unique) Index keeps its hash table between calls, so the registry's
-    million codes are hashed once for every table, not once per table as ``Series.isin(set)`` does."""
+def members(values: pd.Series, keys: arrowtext.KeySet | set) -> np.ndarray:
+    """Which values are among ``keys``. A KeySet keeps its hashes between calls, so the registry's million codes
+    are hashed once for every table, not once per table as ``Series.isin(set)`` does."""
     if isinstance(keys, arrowtext.KeySet):
         return keys.contains(values)
-    if isinstance(keys, pd.Index):
-        return keys.get_indexer(values.to_numpy(dtype=object)) >= 0
     return values.isin(keys).to_numpy(dtype=bool)
 
 
 def check_references(
-    typed: pd.DataFrame, accepted: pd.Index | set, quarantined_rows: dict[str, int], registry_file: str, found: Findings
+    typed: pd.DataFrame,
+    accepted: arrowtext.KeySet | set,
+    quarantined_rows: dict[str, int],
+    registry_file: str,
+    found: Findings,
 ) -> None:
     codes_ = typed["uscc"]
     unknown = codes_.notna().to_numpy(dtype=bool) & ~members(codes_, accepted)

@@ -44,25 +44,19 @@ class LeafShap:
         self.n_features = n_features
         trees, flat, (scale, bias) = _model_json(booster)
         self.scale = float(scale)
-        # per feature: [(tree, column of that tree's table)], in tree order (the order of the sums)
-        self.tables: list[np.ndarray] = []
-        self.uses: dict[int, list[tuple[int, int]]] = {}
+        # per feature, in tree order (the order of the sums): (tree, that feature's column of the tree's table)
+        columns: dict[int, list[tuple[int, np.ndarray]]] = {}
         mean = float(bias[0]) if isinstance(bias, list) else float(bias)
         for t, tree in enumerate(trees):
             features = [flat(split) for split in tree["splits"]]
             weights = np.asarray(tree["leaf_weights"], dtype=float) + PSEUDO_COUNT
             values = np.asarray(tree["leaf_values"], dtype=float) * self.scale
             table, players = tree_table(features, values, weights)
-            self.tables.append(table)
             mean += float(values @ weights / weights.sum())
             for j, f in enumerate(players):
-                self.uses.setdefault(f, []).append((t, j))
+                columns.setdefault(f, []).append((t, np.ascontiguousarray(table[:, j])))
         self.expected_value = mean  # the raw log-odds before any contribution: raw = expected + Σ contributions
-        # per feature, in tree order (the order of the sums): (tree, that feature's column of the tree's table)
-        self._columns = [
-            (f, [(t, np.ascontiguousarray(self.tables[t][:, j])) for t, j in uses])
-            for f, uses in sorted(self.uses.items())
-        ]
+        self._columns = sorted(columns.items())
 
     def contributions(self, pool) -> np.ndarray:
         """n × features contributions to the raw log-odds of the entities of ``pool`` (a CatBoost Pool)."""

@@ -45,10 +45,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pyarrow.parquet as pq
 
 from riskclass.codes import CLASSES
-from riskclass.io import atomic_write_bytes, json_ready
+from riskclass.io import atomic_write_bytes, json_ready, read_present
 from riskclass.model import evaluate
 from riskclass.model.labels import labels_for, random_draw_outcomes, truth_outcomes
 from riskclass.periods import check_month, month_end, snapshot_date
@@ -319,8 +318,7 @@ def backtest(p: dict, last_month: str | None = None) -> dict:
             continue
         record = store.current(month)
         columns = ["uscc", "class", "probability", "model_version", "entity_type"]
-        present = set(pq.read_schema(record.classes_path).names)
-        classes = pd.read_parquet(record.classes_path, columns=[c for c in columns if c in present])
+        classes = read_present(record.classes_path, columns)
         views = outcomes(classes, month, k, s, snapshot)
         r, c, cal, a = backtest_vintage(classes, month, record.revision, k, s, views)
         by_type += type_rates(month, k, s.horizon, views)

@@ -12,11 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
-import pyarrow.parquet as pq
 
 from riskclass import codes
 from riskclass.indicators import load_month, months_between
-from riskclass.io import write_json
+from riskclass.io import read_present, write_json
 from riskclass.model.risk_model import RiskModel
 from riskclass.model.scoring import classes_from_scores
 from riskclass.monitor import drift
@@ -64,10 +63,7 @@ def top_indicators(stability: dict, n: int) -> list[str]:
 
 def month_entry(v: MonthView, top: int) -> dict:
     s = v.stability
-    present = set(pq.read_schema(v.record.classes_path).names)
-    classes = pd.read_parquet(
-        v.record.classes_path, columns=[c for c in ("class", SCORE, "entity_type") if c in present]
-    )
+    classes = read_present(v.record.classes_path, ["class", SCORE, "entity_type"])
     shares = classes["class"].value_counts(normalize=True)
     basis = s.get("basis")
     psi = s["against"].get(basis, {}).get("psi", {}) if basis else {}

@@ -180,7 +180,7 @@ class MonthColumns:
     Parquet file, whose columns are then read when asked for."""
 
     def __init__(self, features: pd.DataFrame | Path, scores: pd.DataFrame):
-        self.features = features
+        self.features = features if isinstance(features, pd.DataFrame) else ParquetColumns(features)
         uscc = self._read("uscc")
         if len(uscc) == len(scores) and np.array_equal(uscc.to_numpy(), scores["uscc"].to_numpy()):
             aligned = scores[SCORE].to_numpy()
@@ -196,7 +196,7 @@ class MonthColumns:
     def _read(self, column: str) -> pd.Series:
         if isinstance(self.features, pd.DataFrame):
             return self.features[column].reset_index(drop=True)
-        return ParquetColumns(self.features)[column]
+        return self.features[column]
 
     def __getitem__(self, column: str) -> pd.Series:
         return self.score if column == SCORE else self._read(column)

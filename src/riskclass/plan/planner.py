@@ -260,7 +260,8 @@ def _strata(inputs: PlanInputs, pp: dict, cooled: np.ndarray, labels: np.ndarray
         candidates = base & ~cooled & ~roster_excluded(e, item["item_type"])
         annual = np.array([pp["ratios"][item["item_type"]][strata.stratum_class(name)] for name in names])
         for etype, in_type, scale, minimum in groups:
-            sizes = np.array([(candidates & in_type & in_stratum[name]).sum() for name in names])
+            masks = {name: candidates & in_type & in_stratum[name] for name in names}
+            sizes = np.array([masks[name].sum() for name in names])
             floor_n, target, scaled, min_share = class_allocation(
                 sizes,
                 strata.per_plan(annual * scale, ppy),
@@ -270,7 +271,7 @@ def _strata(inputs: PlanInputs, pp: dict, cooled: np.ndarray, labels: np.ndarray
             prefix = f"{item['item_id']}/{etype}" if etype else item["item_id"]
             for name, n_pop, lo, tgt, r in zip(names, sizes, floor_n, target, annual * scale, strict=True):
                 draw_id = f"{prefix}/{name}"
-                members[draw_id] = (candidates & in_type & in_stratum[name])[base]
+                members[draw_id] = masks[name][base]
                 rows.append(
                     {
                         "draw_id": draw_id,

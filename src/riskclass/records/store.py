@@ -30,7 +30,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from riskclass.io import FILE_MODE, PARQUET_OPTIONS, restrict_tree, sha256_file, write_parquet
+from riskclass.io import FILE_MODE, ROW_GROUP, RowGroupWriter, restrict_tree, sha256_file, write_parquet
 from riskclass.records.anchor import audit_key, sign
 
 MANIFEST = "manifest.json"
@@ -46,7 +46,6 @@ HISTORY_COLUMNS = [
     "reason_3",
     "model_version",
 ]
-HISTORY_ROW_GROUP = 1024 * 1024  # pyarrow's default row group size (what one write_table of the whole frame used)
 KILL_ENV = "RISKCLASS_TEST_KILL_AT"  # tests only: die (os._exit) at a named commit point
 KINDS = ("monthly", "revision", "backfill")
 
@@ -173,32 +172,21 @@ class RecordStore:
             return pd.DataFrame(columns=[*columns[:2], "revision", *columns[2:]])
         return pd.concat(frames, ignore_index=True)
 
-    def write_history(self, path: Path, entries: list[dict] | None = None, row_group: int = HISTORY_ROW_GROUP) -> None:
+    def write_history(self, path: Path, entries: list[dict] | None = None, row_group: int = ROW_GROUP) -> None:
         """Write the history (``history_frame``'s rows) to ``path`` one month at a time: in Arrow, never all months
         as one frame (a year of a 5 M-entity city's reasons would not fit in memory), in row groups of
         ``row_group`` rows cut across months — the bytes ``write_parquet(history_frame())`` gives."""
-        current = sorted(self._current_entries(entries).items())
-        if not current:
-            write_parquet(self.history_frame([]), path)
-            return
-        writer, pending, rows = None, [], 0
+        writer = RowGroupWriter(path, row_group)
         try:
-            for _month, entry in current:
+            for _month, entry in sorted(self._current_entries(entries).items()):
                 table = pq.read_table(self.root / entry["path"] / "classes.parquet", columns=HISTORY_COLUMNS)
                 table = table.add_column(2, "revision", pa.array([int(entry["revision"])] * table.num_rows, pa.int64()))
-                pending.append(table)
-                rows += table.num_rows
-                while rows >= row_group or (rows and _month == current[-1][0]):
-                    block = pa.concat_tables(pending)
-                    head, rest = block.slice(0, row_group), block.slice(row_group)
-                    if writer is None:
-                        writer = pq.ParquetWriter(path, head.schema, **PARQUET_OPTIONS)
-                    writer.write_table(head.combine_chunks(), row_group_size=row_group)
-                    pending, rows = [rest], rest.num_rows
-        finally:
-            if writer is not None:
-                writer.close()
-        if writer is None:  # months without a row: the empty frame as before
+                writer.write(table)
+            written = writer.close()
+        except BaseException:
+            writer.abort()
+            raise
+        if not written:  # no month, or months without a row: the empty frame as before
             write_parquet(self.history_frame(entries), path)
         Path(path).chmod(FILE_MODE)
 

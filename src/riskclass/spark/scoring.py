@@ -20,7 +20,6 @@ import pyarrow.parquet as pq
 from riskclass.classify.outputs import CLASSIFY_CHUNK, CONTRIBUTIONS, RESULT_COLUMNS, classify_frame, classify_part
 from riskclass.model.risk_model import RiskModel
 
-_TEXT = [c for c in RESULT_COLUMNS if c not in ("score", "probability")]
 RESULT_SCHEMA = pa.schema(
     [(c, pa.int64() if c == "score" else pa.float64() if c == "probability" else pa.string()) for c in RESULT_COLUMNS]
 )
@@ -43,8 +42,7 @@ def classify_on_spark(
     ``partitions``: how many (default: one per ``CLASSIFY_CHUNK`` entities)."""
     if params.get("contributions") != CONTRIBUTIONS:
         # a record sealed before the leaf tables: its reasons came from CatBoost in fixed slices of the whole month
-        data = pd.read_parquet(frame) if isinstance(frame, str | Path) else frame
-        return classify_frame(data, model, params, month, catalog)
+        return classify_frame(frame, model, params, month, catalog)
     if isinstance(frame, str | Path):
         rows = pq.ParquetFile(frame).metadata.num_rows
         df = spark.read.parquet(Path(frame).resolve().as_uri())

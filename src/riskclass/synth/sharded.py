@@ -31,7 +31,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from riskclass import contract
-from riskclass.io import FILE_MODE, atomic_directory
+from riskclass.io import FILE_MODE, PARQUET_OPTIONS, atomic_directory
 from riskclass.synth import build_part, finish, table_format, write_national_part
 from riskclass.synth.shard import Shard
 
@@ -132,7 +132,7 @@ def _join_parquet(parts: list[Path], target: Path) -> None:
     """Parquet parts as one file, part after part (row groups are streamed: a part at a time in memory), written
     with the options of ``riskclass.io.write_parquet``."""
     schema = next((pq.read_schema(p) for p in parts if pq.ParquetFile(p).metadata.num_rows), pq.read_schema(parts[0]))
-    with pq.ParquetWriter(target, schema, compression="zstd", use_dictionary=True, write_statistics=True) as writer:
+    with pq.ParquetWriter(target, schema, **PARQUET_OPTIONS) as writer:
         for path in parts:
             table = pq.read_table(path)
             if table.num_rows:
